@@ -1,0 +1,1 @@
+"""Model and tokenizer loading, the embedded default model, and transformers version seams."""

@@ -1,0 +1,157 @@
+"""Pydantic models of a recipe. `extra="forbid"` everywhere: a typo is an error, never ignored."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+
+class Spec(BaseModel):
+    """Base of every recipe section: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenizerSpec(Spec):
+    """How the tokenizer is prepared before training."""
+
+    pad_token: str | None = Field(
+        None, description="Pad token; default: the tokenizer's own, else its EOS token."
+    )
+    chat_template: str | None = Field(
+        None,
+        description="Jinja chat template; default: the model's own, else the ChatML fallback.",
+    )
+    add_tokens: list[str] = Field(
+        default_factory=list,
+        description="New tokens; their embeddings start at the mean of the existing ones.",
+    )
+
+
+class ModelSpec(Spec):
+    """Which model to grow."""
+
+    source: str = Field(
+        "embedded",
+        description="'embedded' (SmolLM2-135M-Instruct shipped in a wheel), a hub id, "
+        "a local folder, or a .gguf file.",
+    )
+    gguf_file: str | None = Field(None, description="GGUF file name inside a hub repo or folder.")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Weights dtype while training (float32 on CPU)."
+    )
+    tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
+
+
+class GrowthStepSpec(Spec):
+    """One growth strategy applied in order; `options` is checked against the strategy's model."""
+
+    strategy: str = Field(description="Registered growth strategy, e.g. 'lora'.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Strategy options.")
+
+
+class ContextSpec(Spec):
+    """Target context window; the planner picks engine and factor unless they are given."""
+
+    engine: str = Field("auto", description="Context engine ('auto', 'none', 'yarn', 'linear', ...).")
+    target_length: int | None = Field(None, gt=0, description="Target context in tokens.")
+    scale: float | None = Field(
+        None, gt=0, description="Target as a multiple of the model's native context."
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ContextSpec:
+        if self.target_length is not None and self.scale is not None:
+            raise ValueError("give either target_length or scale, not both")
+        return self
+
+
+class DataSpec(Spec):
+    """Training data: a local file, its format, the held-out split and packing."""
+
+    train: str = Field(description="Path to a JSONL (messages, alpaca) or plain-text file.")
+    eval: str | None = Field(None, description="Held-out file; default: a split of `train`.")
+    format: Literal["auto", "messages", "alpaca", "text"] = "auto"
+    eval_records: int = Field(48, ge=1, description="Records held out for evaluation.")
+    max_records: int | None = Field(None, ge=1, description="Use at most this many records.")
+    seq_length: int = Field(512, ge=16, description="Tokens per packed training row.")
+    packing: bool = Field(True, description="Pack records into rows (positions reset per record).")
+    seed: int = 0
+
+
+class TrainSpec(Spec):
+    """The training loop."""
+
+    steps: int = Field(100, ge=1, description="Optimizer steps.")
+    batch_size: int = Field(4, ge=1, description="Rows per micro-batch.")
+    grad_accum_steps: int = Field(1, ge=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    warmup_steps: int = Field(10, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    log_every: int = Field(5, ge=1)
+    checkpoint_every: int = Field(50, ge=1)
+    gradient_checkpointing: bool = False
+    loss_chunk_tokens: int = Field(
+        1024, ge=16, description="Label tokens per LM-head chunk (bounds logits memory)."
+    )
+    threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
+    seed: int = 0
+
+
+class PasskeySpec(Spec):
+    """Passkey retrieval (Mohtashami & Jaggi prompt) at the target context."""
+
+    lengths: list[int] | None = Field(
+        None, description="Prompt lengths in tokens; default: the target context."
+    )
+    trials: int = Field(1, ge=1, description="Trials per length (depths spread evenly).")
+    baseline: bool = Field(True, description="Also test the base model, for comparison.")
+
+
+class EvaluateSpec(Spec):
+    """What is measured before and after growth."""
+
+    held_out: bool = Field(True, description="Held-out loss and perplexity, base vs grown.")
+    passkey: PasskeySpec | None = Field(default_factory=PasskeySpec)
+
+
+class ContractSpec(Spec):
+    """Checks on the result; a failed contract fails the run before export."""
+
+    max_eval_loss_increase: float | None = Field(
+        0.0, description="Grown held-out loss may exceed the base's by at most this (nats)."
+    )
+    min_passkey_accuracy: float | None = Field(
+        None, ge=0, le=1, description="Minimum passkey accuracy of the grown model."
+    )
+
+
+class ExportSpec(Spec):
+    """What the artifact holds."""
+
+    adapter: bool = Field(True, description="Save the adapter (PEFT format).")
+    merged: bool = Field(True, description="Save the merged model + tokenizer (safetensors).")
+    plots: bool = True
+
+
+class Recipe(Spec):
+    """A complete, versioned description of one growth run."""
+
+    schema_version: Literal[1] = Field(description="Recipe schema version.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    growth: list[GrowthStepSpec] = Field(
+        default_factory=lambda: [GrowthStepSpec(strategy="lora")]
+    )
+    context: ContextSpec = Field(default_factory=ContextSpec)
+    data: DataSpec
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+    contracts: ContractSpec = Field(default_factory=ContractSpec)
+    export: ExportSpec = Field(default_factory=ExportSpec)
