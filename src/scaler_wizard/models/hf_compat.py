@@ -28,12 +28,18 @@ def read_rope(config: Any) -> dict[str, Any] | None:
     return {"rope_type": "default", **scaling, "rope_theta": float(theta)}
 
 
-def write_rope(config: Any, params: dict[str, Any]) -> None:
-    """Write a complete RoPE dict back, merged the way the installed transformers expects."""
+def write_rope(config: Any, params: dict[str, Any], *, replace: bool = False) -> None:
+    """Write a complete RoPE dict back, merged the way the installed transformers expects.
+
+    `replace=True` drops keys absent from `params` (e.g. yarn's `beta_fast` when switching to
+    linear) instead of merging; `params` must then be the full dict, `rope_theta` included.
+    """
     if "rope_theta" not in params:
         raise ValueError("RoPE parameters must keep rope_theta")
     if uses_rope_parameters(config):
-        config.rope_parameters = {**config.rope_parameters, **params}
+        if rope_is_per_layer(config):  # merging at the top level would corrupt a nested dict
+            raise ValueError("per-layer-type RoPE parameters cannot be written as one dict")
+        config.rope_parameters = dict(params) if replace else {**config.rope_parameters, **params}
         return
     scaling = {k: v for k, v in params.items() if k != "rope_theta"}
     config.rope_theta = params["rope_theta"]
@@ -51,3 +57,27 @@ def native_context(config: Any) -> int:
 
 def uses_alibi(config: Any) -> bool:
     return bool(getattr(config, "alibi", False)) or getattr(config, "model_type", "") in {"bloom", "mpt"}
+
+
+def rope_is_per_layer(config: Any) -> bool:
+    """transformers 5 may nest `rope_parameters` by layer type (Gemma 3: sliding vs full attention)."""
+    params = getattr(config, "rope_parameters", None)
+    return (
+        isinstance(params, dict)
+        and "rope_theta" not in params
+        and any(isinstance(v, dict) for v in params.values())
+    )
+
+
+def rotary_dim(config: Any) -> int:
+    """Rotated dims per head: `head_dim * partial_rotary_factor` (inside the RoPE dict in v5,
+    a top-level attribute, or GPT-NeoX's `rotary_pct`, in v4)."""
+    rope = read_rope(config) or {}
+    fraction = (
+        rope.get("partial_rotary_factor")
+        or getattr(config, "partial_rotary_factor", None)
+        or getattr(config, "rotary_pct", None)
+        or 1.0
+    )
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return int(head_dim * fraction)

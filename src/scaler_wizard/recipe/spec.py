@@ -62,6 +62,9 @@ class ContextSpec(Spec):
     scale: float | None = Field(
         None, gt=0, description="Target as a multiple of the model's native context."
     )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Engine options (e.g. yarn beta_fast)."
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> ContextSpec:

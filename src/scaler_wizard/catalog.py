@@ -1,0 +1,91 @@
+"""Builds every registry: built-ins first, then plugins from the `scaler_wizard.plugins` entry point.
+
+A plugin package declares, in its pyproject.toml:
+    [project.entry-points."scaler_wizard.plugins"]
+    my_plugin = "my_package.plugin:register"
+and `register(catalog)` calls `catalog.growth.register(...)` (or any other registry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from scaler_wizard.context import register_context_engines
+from scaler_wizard.growth import GrowthStrategy, register_growth_strategies
+from scaler_wizard.registry import Registry
+
+PLUGIN_GROUP = "scaler_wizard.plugins"
+ExportHook = Callable[[Any, dict[str, Any]], None]
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Catalog:
+    growth: Registry[GrowthStrategy] = field(default_factory=lambda: Registry("growth strategy"))
+    context: Registry[Any] = field(default_factory=lambda: Registry("context engine"))
+    data: Registry[Any] = field(default_factory=lambda: Registry("data format"))
+    evaluators: Registry[Any] = field(default_factory=lambda: Registry("evaluator"))
+    sinks: Registry[Any] = field(default_factory=lambda: Registry("telemetry sink"))
+    export_hooks: Registry[ExportHook] = field(default_factory=lambda: Registry("export hook"))
+    plugin_errors: dict[str, str] = field(default_factory=dict)
+
+    def sections(self) -> dict[str, Registry[Any]]:
+        return {
+            "growth strategies": self.growth,
+            "context engines": self.context,
+            "data formats": self.data,
+            "evaluators": self.evaluators,
+            "telemetry sinks": self.sinks,
+            "export hooks": self.export_hooks,
+        }
+
+
+def build_catalog(load_plugins: bool = True) -> Catalog:
+    catalog = Catalog()
+    register_growth_strategies(catalog.growth)
+    register_context_engines(catalog.context)
+    _register_builtin_descriptions(catalog)
+    if load_plugins:
+        _load_plugins(catalog)
+    return catalog
+
+
+def _register_builtin_descriptions(catalog: Catalog) -> None:
+    """Entries whose implementation is a pipeline step rather than a pluggable function yet."""
+    formats = {
+        "messages": "OpenAI chat records {messages: [{role, content}]}, multi-turn kept whole.",
+        "alpaca": "Instruction records {instruction, input, output}.",
+        "text": "Plain text: JSONL {text} records or .txt/.md files split into passages.",
+    }
+    for name, summary in formats.items():
+        catalog.data.register(name, NoOptions, _described, summary)
+    catalog.evaluators.register(
+        "held_out", NoOptions, _described, "Held-out loss and perplexity, base vs grown."
+    )
+    catalog.evaluators.register(
+        "passkey", NoOptions, _described, "Passkey retrieval at the target context (greedy)."
+    )
+    catalog.sinks.register("jsonl", NoOptions, _described, "events.jsonl in the run folder.")
+    catalog.sinks.register("console", NoOptions, _described, "Rich progress and phase lines.")
+
+
+def _described(*_: Any) -> None:
+    """Placeholder implementation for entries that are fixed pipeline steps."""
+
+
+def _load_plugins(catalog: Catalog) -> None:
+    for ep in entry_points(group=PLUGIN_GROUP):
+        origin = ep.dist.name if ep.dist is not None else ep.value
+        try:
+            register = ep.load()
+            register(catalog)
+        except Exception as exc:  # one broken plugin must not take the tool down
+            catalog.plugin_errors[origin] = f"{type(exc).__name__}: {exc}"

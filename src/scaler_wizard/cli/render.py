@@ -1,0 +1,90 @@
+"""Rich views of plans, runs and the catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from scaler_wizard.catalog import Catalog
+    from scaler_wizard.pipeline.plan import RunPlan
+
+
+def render_plan(console: Console, plan: RunPlan) -> None:
+    m, c = plan.model, plan.context
+    console.print(Panel.fit(f"[bold]{plan.recipe_name}[/] on {plan.hardware.describe()}", title="plan"))
+    facts = Table("model", "value", show_header=False)
+    facts.add_row("model", f"{m.name} ({m.kind}: {m.path})")
+    facts.add_row("architecture", f"{m.architecture}, {m.layers} layers, hidden {m.hidden_size}, vocab {m.vocab_size}")
+    facts.add_row("native context", f"{m.native_length:,} tokens; RoPE {m.rope}")
+    if m.sliding_window:
+        facts.add_row("sliding window", f"{m.sliding_window:,}")
+    console.print(facts)
+    ctx = Table("context", "value", show_header=False)
+    ctx.add_row("engine", f"{c.engine} ×{c.factor:g}: {c.native_length:,} → {c.target_length:,} tokens")
+    ctx.add_row("RoPE after", str(c.rope_after))
+    for reason in c.reasons:
+        ctx.add_row("why", reason)
+    for warning in c.warnings:
+        ctx.add_row("[yellow]warning[/]", warning)
+    console.print(ctx)
+    growth = Table("growth step", "options", "why")
+    for step in plan.growth:
+        growth.add_row(step.strategy, _options(step.options), step.reason or "as written")
+    console.print(growth)
+    console.print(f"training tokens planned: {plan.train_tokens:,}; data: {plan.data_train}")
+
+
+def render_outcome(console: Console, path: Path, manifest: dict[str, Any]) -> None:
+    status = manifest.get("status", "unknown")
+    colour = {"completed": "green", "failed": "red"}.get(status, "yellow")
+    console.print(Panel.fit(f"[{colour}]{status}[/] {manifest.get('run_id', path.name)}", title="run"))
+    metrics = manifest.get("metrics", {})
+    base, grown = metrics.get("base", {}), metrics.get("grown", {})
+    if base or grown:
+        table = Table("metric", "base", "grown", "change")
+        for key in ("eval_loss", "eval_perplexity"):
+            if key in base and key in grown:
+                table.add_row(key, f"{base[key]:.4f}", f"{grown[key]:.4f}", f"{grown[key] - base[key]:+.4f}")
+        for length, accuracy in grown.get("passkey", {}).items():
+            before = base.get("passkey", {}).get(length)
+            table.add_row(f"passkey @{length}", "-" if before is None else f"{before:.0%}", f"{accuracy:.0%}", "")
+        console.print(table)
+    if manifest.get("error"):
+        console.print(f"[red]{manifest.get('failed_phase')}: {manifest['error']}[/]")
+    exports = manifest.get("exports", {})
+    console.print(f"run folder: {path}")
+    if exports.get("model"):
+        console.print(f"merged model: {exports['model']}  (AutoModelForCausalLM.from_pretrained)")
+    if exports.get("adapter"):
+        console.print(f"adapter: {exports['adapter']}")
+
+
+def render_runs(console: Console, runs: list[dict[str, Any]]) -> None:
+    table = Table("run", "status", "recipe", "model", "held-out loss (base → grown)")
+    for run in runs:
+        metrics = run.get("metrics", {})
+        base = metrics.get("base", {}).get("eval_loss")
+        grown = metrics.get("grown", {}).get("eval_loss")
+        losses = f"{base:.3f} → {grown:.3f}" if base is not None and grown is not None else ""
+        table.add_row(run.get("run_id", "?"), run.get("status", "?"), run.get("recipe_name", ""),
+                      run.get("base_model", {}).get("name", ""), losses)
+    console.print(table if runs else "no runs yet")
+
+
+def render_catalog(console: Console, catalog: Catalog) -> None:
+    for title, registry in catalog.sections().items():
+        table = Table("name", "origin", "description", title=title, title_justify="left")
+        for entry in registry:
+            table.add_row(entry.name, entry.origin, entry.summary)
+        console.print(table if len(registry) else f"{title}: none registered")
+    for plugin, problem in catalog.plugin_errors.items():
+        console.print(f"[red]plugin {plugin} failed to load: {problem}[/]")
+
+
+def _options(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items() if v not in (None, False))

@@ -1,0 +1,1 @@
+"""Measurements of a model: held-out loss/perplexity, passkey retrieval, report plots."""

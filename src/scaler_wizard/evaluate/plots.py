@@ -1,0 +1,114 @@
+"""Report plots as PNG files: the training loss curve and base-vs-grown metrics.
+
+Figures are built on matplotlib's Agg canvas directly, never through pyplot, so no global
+figure state or GUI backend is touched (plots are drawn from worker threads and headless jobs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PASSKEY_PREFIX = "passkey@"
+BASE_COLOR, GROWN_COLOR, EVAL_COLOR = "#8c8c8c", "#1f77b4", "#d62728"
+PANELS_PER_ROW = 4
+
+
+def _new_figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
+
+
+def plot_loss_curve(
+    steps: list[int],
+    losses: list[float],
+    path: Path,
+    eval_points: list[tuple[int, float]] | None = None,
+) -> Path:
+    """Training loss per logged step, with held-out evaluations as markers when given."""
+    if len(steps) != len(losses):
+        raise ValueError("steps and losses differ in length")
+    figure = _new_figure(7.0, 4.0)
+    axes = figure.add_subplot()
+    axes.plot(steps, losses, color=GROWN_COLOR, linewidth=1.5, label="training loss")
+    if eval_points:
+        eval_steps, eval_losses = zip(*eval_points, strict=True)
+        axes.plot(
+            eval_steps, eval_losses, color=EVAL_COLOR, marker="o", linestyle="--",
+            label="held-out loss",
+        )  # fmt: skip
+    axes.set_title("Training loss")
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("loss (nats per token)")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return _save(figure, path)
+
+
+def before_after_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Flatten a manifest's `metrics.base`/`metrics.grown` block into plot_before_after's input."""
+    flat: dict[str, float] = {}
+    for key in ("eval_loss", "eval_perplexity"):
+        if metrics.get(key) is not None:
+            flat[key] = float(metrics[key])
+    passkey = metrics.get("passkey") or {}
+    for length in sorted(passkey, key=int):
+        flat[f"{PASSKEY_PREFIX}{length}"] = float(passkey[length])
+    return flat
+
+
+def _panel_title(key: str) -> str:
+    if key == "eval_perplexity":
+        return "Held-out perplexity\n(lower is better)"
+    if key == "eval_loss":
+        return "Held-out loss, nats/token\n(lower is better)"
+    if key.startswith(PASSKEY_PREFIX):
+        return f"Passkey accuracy at {int(key[len(PASSKEY_PREFIX) :]):,} tokens\n(higher is better)"
+    return key
+
+
+def _value_label(key: str, value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.0%}" if key.startswith(PASSKEY_PREFIX) else f"{value:.4g}"
+
+
+def plot_before_after(base: dict[str, float], grown: dict[str, float], path: Path) -> Path:
+    """One small bar panel per metric (perplexity, passkey accuracy per length, ...).
+
+    Separate panels because the scales differ by orders of magnitude; a metric that only
+    one side has shows an empty bar marked n/a.
+    """
+    keys = [*base, *(key for key in grown if key not in base)]
+    if not keys:
+        raise ValueError("no metrics to plot")
+    columns = min(len(keys), PANELS_PER_ROW)
+    rows = math.ceil(len(keys) / columns)
+    figure = _new_figure(3.0 * columns + 0.5, 3.4 * rows + 0.4)
+    figure.suptitle("Base vs grown model")
+    for index, key in enumerate(keys):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        values = [base.get(key, math.nan), grown.get(key, math.nan)]
+        bars = axes.bar(["base", "grown"], values, color=[BASE_COLOR, GROWN_COLOR])
+        axes.bar_label(bars, labels=[_value_label(key, value) for value in values], padding=2)
+        axes.set_title(_panel_title(key), fontsize=10)
+        if key.startswith(PASSKEY_PREFIX):
+            axes.set_ylim(0, 1.15)  # headroom for the labels above a 100% bar
+            axes.yaxis.set_major_formatter("{x:.0%}")
+        else:
+            finite = [value for value in values if math.isfinite(value)]
+            axes.set_ylim(0, max(finite, default=1.0) * 1.15 or 1.0)
+        axes.grid(axis="y", alpha=0.3)
+    return _save(figure, path)

@@ -1,0 +1,1 @@
+"""Hardware probing (side effects live here) for the plan."""

@@ -1,0 +1,35 @@
+"""Load a config, then instantiate the model from it (context changes go into the config first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def load_config(path: Path) -> Any:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(path)
+
+
+def load_model(path: Path, config: Any, dtype: str = "float32") -> Any:
+    """Instantiate weights from `path` with a (possibly modified) `config`; SDPA attention."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(
+        path, config=config, dtype=getattr(torch, dtype), attn_implementation="sdpa"
+    )
+
+
+def count_parameters(model: Any) -> tuple[int, int]:
+    """(total, trainable) parameters; shared (tied) tensors counted once."""
+    seen: set[int] = set()
+    total = trainable = 0
+    for param in model.parameters():
+        if id(param) in seen:
+            continue
+        seen.add(id(param))
+        total += param.numel()
+        trainable += param.numel() if param.requires_grad else 0
+    return total, trainable

@@ -1,0 +1,104 @@
+"""Step 'export': adapter, merged model + tokenizer, plots, model card, then export hooks."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from scaler_wizard.artifacts.model_card import render_model_card
+from scaler_wizard.artifacts.run_folder import RunFolder
+from scaler_wizard.catalog import Catalog
+from scaler_wizard.evaluate.plots import plot_before_after, plot_loss_curve
+from scaler_wizard.recipe.spec import ExportSpec
+from scaler_wizard.telemetry.bus import EventBus
+from scaler_wizard.telemetry.events import ArtifactExported
+
+MERGE_PROBE = "Scaler Wizard checks that merging keeps the model's outputs unchanged."
+
+
+def export_artifacts(
+    model: Any, tokenizer: Any, run: RunFolder, spec: ExportSpec, manifest: dict[str, Any],
+    bus: EventBus,
+) -> dict[str, Any]:
+    """Write everything; each folder is staged and renamed so none is ever half-written."""
+    exported: dict[str, Any] = {}
+    if spec.adapter and hasattr(model, "peft_config"):
+        _staged(run.adapter, model.save_pretrained)
+        bus.emit(ArtifactExported(path=str(run.adapter), kind="adapter"))
+        exported["adapter"] = str(run.adapter)
+    if spec.merged:
+        merged, max_diff = merge_model(model, tokenizer)
+        exported["merge_max_logit_diff"] = max_diff
+
+        def save_merged(folder: Path) -> None:
+            merged.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+
+        _staged(run.model, save_merged)
+        bus.emit(ArtifactExported(path=str(run.model), kind="merged_model"))
+        exported["model"] = str(run.model)
+    if spec.plots:
+        exported["plots"] = write_plots(run, manifest)
+    return exported
+
+
+def merge_model(model: Any, tokenizer: Any) -> tuple[Any, float]:
+    """Fold adapters into the base weights; returns the plain model and the largest logit change."""
+    import torch
+
+    if not hasattr(model, "merge_and_unload"):
+        return model, 0.0
+    probe = tokenizer(MERGE_PROBE, return_tensors="pt")
+    with torch.no_grad():
+        before = model(**probe).logits
+        merged = model.merge_and_unload()
+        after = merged(**probe).logits
+    return merged, float((before - after).abs().max())
+
+
+def write_plots(run: RunFolder, manifest: dict[str, Any]) -> list[str]:
+    run.plots.mkdir(exist_ok=True)
+    paths = []
+    losses = manifest.get("train", {}).get("losses", [])
+    if losses:
+        steps, values = zip(*losses, strict=True)
+        paths.append(str(plot_loss_curve(list(steps), list(values), run.plots / "loss.png")))
+    metrics = manifest.get("metrics", {})
+    if metrics.get("base") and metrics.get("grown"):
+        base, grown = _plottable(metrics["base"]), _plottable(metrics["grown"])
+        paths.append(str(plot_before_after(base, grown, run.plots / "before_after.png")))
+    return paths
+
+
+def write_model_card(run: RunFolder, manifest: dict[str, Any]) -> None:
+    (run.path / "README.md").write_text(render_model_card(manifest), encoding="utf-8")
+
+
+def run_export_hooks(catalog: Catalog, run: RunFolder, manifest: dict[str, Any]) -> dict[str, str]:
+    """Plugins' hooks see the finished artifact; a failing hook is reported, the artifact stays."""
+    results = {}
+    for entry in catalog.export_hooks:
+        try:
+            entry.impl(run.path, manifest)
+            results[entry.name] = "ok"
+        except Exception as exc:
+            results[entry.name] = f"failed: {type(exc).__name__}: {exc}"
+    return results
+
+
+def _plottable(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    if "eval_perplexity" in metrics:
+        out["held-out perplexity"] = float(metrics["eval_perplexity"])
+    for length, accuracy in metrics.get("passkey", {}).items():
+        out[f"passkey @{length}"] = float(accuracy)
+    return out
+
+
+def _staged(target: Path, write: Any) -> None:
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    write(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)

@@ -1,0 +1,128 @@
+"""Step 1, the plan: validate against the catalog, probe hardware, resolve context and rank.
+
+Everything here is cheap and runs before a run folder exists, so a bad recipe fails fast and
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from scaler_wizard.catalog import Catalog
+from scaler_wizard.context import ContextPlan, ContextPlanError, plan_context
+from scaler_wizard.growth import GrowthContext
+from scaler_wizard.hardware.probe import HardwareProfile, probe_hardware
+from scaler_wizard.models.hf_compat import native_context, read_rope
+from scaler_wizard.models.loader import load_config
+from scaler_wizard.models.source import resolve_model_source
+from scaler_wizard.paths import workspace_home
+from scaler_wizard.recipe import Recipe, RecipeError
+from scaler_wizard.recipe.errors import Problem
+from scaler_wizard.recipe.loader import format_validation_error
+from scaler_wizard.registry import UnknownEntryError
+
+
+class ModelFacts(BaseModel):
+    """Read from the model's own config, never assumed."""
+
+    name: str
+    kind: str
+    path: str
+    architecture: str
+    layers: int
+    hidden_size: int
+    vocab_size: int
+    native_length: int
+    rope: dict[str, Any] | None
+    sliding_window: int | None
+
+
+class GrowthStepPlan(BaseModel):
+    strategy: str
+    options: dict[str, Any]
+    reason: str | None = None
+
+
+class RunPlan(BaseModel):
+    recipe_name: str
+    hardware: HardwareProfile
+    model: ModelFacts
+    context: ContextPlan
+    growth: list[GrowthStepPlan]
+    train_tokens: int
+    data_train: str
+
+
+def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
+    options = validate_growth(recipe, catalog)
+    data_train = check_data_files(recipe)
+    hardware = probe_hardware(workspace_home())
+    source = resolve_model_source(recipe.model)
+    config = load_config(source.path)
+    facts = ModelFacts(
+        name=source.name, kind=source.kind, path=str(source.path),
+        architecture=(config.architectures or [config.model_type])[0],
+        layers=config.num_hidden_layers, hidden_size=config.hidden_size,
+        vocab_size=config.vocab_size, native_length=native_context(config),
+        rope=read_rope(config), sliding_window=getattr(config, "sliding_window", None),
+    )
+    try:
+        context = plan_context(config, recipe.context, will_train=True, registry=catalog.context)
+    except UnknownEntryError as exc:
+        raise RecipeError([Problem("context.engine", str(exc))]) from None
+    except ContextPlanError as exc:
+        raise RecipeError([Problem("context", str(exc))]) from None
+    t = recipe.train
+    train_tokens = t.steps * t.batch_size * t.grad_accum_steps * recipe.data.seq_length
+    growth_context = GrowthContext(
+        train_tokens=train_tokens,
+        memory_gib=max((g.memory_gib for g in hardware.gpus), default=hardware.ram_gib),
+        has_cuda=hardware.has_cuda,
+    )
+    growth = [_resolve_step(step.strategy, opts, growth_context) for step, opts in
+              zip(recipe.growth, options, strict=True)]
+    return RunPlan(
+        recipe_name=recipe.name, hardware=hardware, model=facts, context=context,
+        growth=growth, train_tokens=train_tokens, data_train=data_train,
+    )
+
+
+def validate_growth(recipe: Recipe, catalog: Catalog) -> list[BaseModel]:
+    """Each growth step's options, validated by its strategy's model; errors name the path."""
+    problems: list[Problem] = []
+    validated: list[BaseModel] = []
+    if not recipe.growth:
+        problems.append(Problem("growth", f"list at least one strategy: {catalog.growth.names()}"))
+    for i, step in enumerate(recipe.growth):
+        try:
+            entry = catalog.growth.get(step.strategy)
+            validated.append(entry.options.model_validate(step.options))
+        except UnknownEntryError as exc:
+            problems.append(Problem(f"growth[{i}].strategy", str(exc)))
+        except ValidationError as exc:
+            problems.extend(format_validation_error(exc, entry.options, f"growth[{i}].options"))
+    if problems:
+        raise RecipeError(problems)
+    return validated
+
+
+def check_data_files(recipe: Recipe) -> str:
+    problems = []
+    for field in ("train", "eval"):
+        value = getattr(recipe.data, field)
+        if value is not None and not Path(value).expanduser().is_file():
+            problems.append(Problem(f"data.{field}", f"file not found: {Path(value).resolve()}"))
+    if problems:
+        raise RecipeError(problems)
+    return str(Path(recipe.data.train).expanduser().resolve())
+
+
+def _resolve_step(strategy: str, options: BaseModel, context: GrowthContext) -> GrowthStepPlan:
+    resolver = getattr(options, "resolved", None)
+    reason = None
+    if resolver is not None:
+        options, reason = resolver(context)
+    return GrowthStepPlan(strategy=strategy, options=options.model_dump(), reason=reason)

@@ -1,0 +1,99 @@
+"""Events are past-tense facts with one envelope: {id, type, time, run_id, seq, step, segment}."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Phase = Literal[
+    "plan", "load", "grow", "context", "data", "train", "evaluate", "contracts", "export"
+]
+
+
+class Event(BaseModel):
+    """The envelope every event shares; `seq` strictly increases within a run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    type: str
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    run_id: str
+    seq: int = Field(ge=0)
+    step: int = Field(0, ge=0, description="Optimizer step at the time of the event.")
+    segment: int = Field(0, ge=0, description="Bumped at each rollback.")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Payload(BaseModel):
+    """Base of typed payloads; the class name is the event type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunStarted(Payload):
+    recipe_name: str
+    run_dir: str
+
+
+class PhaseStarted(Payload):
+    phase: Phase
+    description: str = ""
+
+
+class ProgressUpdated(Payload):
+    """Progress of a long task inside a phase (training steps, evaluation batches, trials)."""
+
+    task: str
+    done: int
+    total: int
+    unit: str = "steps"
+
+
+class PhaseFinished(Payload):
+    phase: Phase
+    duration_s: float
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepLogged(Payload):
+    loss: float
+    grad_norm: float
+    learning_rate: float
+    tokens_per_s: float
+    memory_gib: float
+    eta_s: float
+    label_tokens: int
+
+
+class EvalCompleted(Payload):
+    model: Literal["base", "grown"]
+    metrics: dict[str, Any]
+
+
+class CheckpointSaved(Payload):
+    path: str
+
+
+class ContractChecked(Payload):
+    name: str
+    passed: bool
+    detail: str
+
+
+class ArtifactExported(Payload):
+    path: str
+    kind: str
+
+
+class RunFinished(Payload):
+    status: Literal["completed"]
+    artifact_dir: str
+    duration_s: float
+
+
+class RunFailed(Payload):
+    phase: str
+    error: str

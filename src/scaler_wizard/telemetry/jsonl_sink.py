@@ -1,0 +1,27 @@
+"""The JSONL event log: the source of truth for a run, one event per line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from scaler_wizard.telemetry.events import Event
+
+
+class JsonlSink:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def handle(self, event: Event) -> None:
+        self._file.write(event.model_dump_json() + "\n")
+        self._file.flush()
+        if event.type in ("CheckpointSaved", "RunFinished", "RunFailed"):
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_events(path: Path) -> list[Event]:
+    return [Event.model_validate_json(line) for line in path.read_text().splitlines() if line]

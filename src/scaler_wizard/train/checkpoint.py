@@ -1,0 +1,43 @@
+"""Atomic checkpoints of everything trainable plus optimizer, scheduler and RNG state."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+CHECKPOINT_PREFIX = "step-"
+
+
+def trainable_state(model: Any) -> dict[str, Any]:
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def save_checkpoint(
+    folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any, extra: dict[str, Any]
+) -> Path:
+    """Write `folder/step-NNNNNN` through a staging folder and a rename, so it is whole or absent."""
+    import torch
+    from safetensors.torch import save_file
+
+    target = folder / f"{CHECKPOINT_PREFIX}{step:06d}"
+    staging = folder / f".{target.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    save_file(trainable_state(model), str(staging / "trainable.safetensors"))
+    rng = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng},
+        staging / "state.pt",
+    )
+    (staging / "progress.json").write_text(json.dumps({"step": step, **extra}, indent=2))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    found = sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir())
+    return found[-1] if found else None

@@ -1,0 +1,136 @@
+"""The training loop, readable top to bottom: batches → loss on label tokens → step → log."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from scaler_wizard.evaluate.loss import label_loss_sum
+from scaler_wizard.recipe.spec import TrainSpec
+from scaler_wizard.telemetry.bus import EventBus
+from scaler_wizard.telemetry.events import CheckpointSaved, ProgressUpdated, StepLogged
+from scaler_wizard.train.checkpoint import save_checkpoint
+from scaler_wizard.train.schedule import lr_multiplier
+
+
+class Row(Protocol):
+    input_ids: list[int]
+    labels: list[int]
+    position_ids: list[int]
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    duration_s: float
+    tokens_per_s: float
+    label_tokens: int
+    losses: list[tuple[int, float]] = field(default_factory=list)
+
+
+def train_model(
+    model: Any, rows: Sequence[Row], spec: TrainSpec, bus: EventBus, checkpoint_dir: Path
+) -> TrainResult:
+    import torch
+    from accelerate import Accelerator
+
+    from scaler_wizard.data import collate_rows
+
+    torch.set_num_threads(spec.threads or os.cpu_count() or 1)
+    random.seed(spec.seed)
+    torch.manual_seed(spec.seed)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    if spec.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        params, lr=spec.learning_rate, weight_decay=spec.weight_decay, betas=(0.9, 0.95),
+        fused=torch.cuda.is_available(),
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_multiplier(s, spec.warmup_steps, spec.steps)
+    )
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model.train()
+    batches = _batch_order(len(rows), spec)
+    result = TrainResult(steps=spec.steps, duration_s=0.0, tokens_per_s=0.0, label_tokens=0)
+    started = time.perf_counter()
+    window_loss, window_tokens, window_start, seen_tokens = 0.0, 0, started, 0
+    bus.emit(ProgressUpdated(task="train", done=0, total=spec.steps))
+
+    for step in range(spec.steps):
+        micro = [collate_rows([rows[i] for i in idx]) for idx in next(batches)]
+        # Normalise by the label tokens of the whole accumulated step, not per micro-batch:
+        # rows differ in how many tokens carry loss, and each token must weigh the same.
+        step_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro)
+        step_loss = 0.0
+        for batch in micro:
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            loss_sum, _ = label_loss_sum(
+                model, batch["input_ids"], batch["labels"], batch["position_ids"],
+                chunk_tokens=spec.loss_chunk_tokens, recompute_chunks=True,
+            )
+            accelerator.backward(loss_sum / max(step_tokens, 1))
+            step_loss += float(loss_sum.detach())
+            seen_tokens += batch["input_ids"].numel()
+        grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        bus.step = step + 1
+        window_loss += step_loss
+        window_tokens += step_tokens
+        result.label_tokens += step_tokens
+        if (step + 1) % spec.log_every == 0 or step + 1 == spec.steps:
+            now = time.perf_counter()
+            mean_loss = window_loss / max(window_tokens, 1)
+            result.losses.append((step + 1, mean_loss))
+            bus.emit(StepLogged(
+                loss=mean_loss, grad_norm=grad_norm, learning_rate=scheduler.get_last_lr()[0],
+                tokens_per_s=seen_tokens / (now - started), memory_gib=_memory_gib(),
+                eta_s=(now - started) / (step + 1) * (spec.steps - step - 1),
+                label_tokens=window_tokens,
+            ))
+            window_loss, window_tokens, window_start = 0.0, 0, now
+        if (step + 1) % spec.checkpoint_every == 0 and step + 1 < spec.steps:
+            path = save_checkpoint(
+                checkpoint_dir, step + 1, accelerator.unwrap_model(model), optimizer, scheduler,
+                {"seed": spec.seed},
+            )
+            bus.emit(CheckpointSaved(path=str(path)))
+    model.eval()
+    result.duration_s = time.perf_counter() - started
+    result.tokens_per_s = seen_tokens / max(result.duration_s, 1e-9)
+    return result
+
+
+def _batch_order(n_rows: int, spec: TrainSpec) -> Any:
+    """Endless micro-batch index groups: a seeded shuffle per epoch, one group per optimizer step."""
+    rng = random.Random(spec.seed)
+    order: list[int] = []
+    while True:
+        groups = []
+        for _ in range(spec.grad_accum_steps):
+            if len(order) < spec.batch_size:
+                epoch = list(range(n_rows))
+                rng.shuffle(epoch)
+                order.extend(epoch * max(1, -(-spec.batch_size // max(n_rows, 1))))
+            groups.append(order[: spec.batch_size])
+            del order[: spec.batch_size]
+        yield groups
+
+
+def _memory_gib() -> float:
+    import resource
+
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
