@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -10,3 +13,11 @@ def chat(question: str, answer: str, *more: str) -> dict[str, Any]:
     turns = [question, answer, *more]
     roles = ["user", "assistant"] * len(turns)
     return {"messages": [{"role": r, "content": c} for r, c in zip(roles, turns, strict=False)]}
+
+
+def write_jsonl(folder: Path, records: Sequence[Any], name: str = "data.jsonl") -> Path:
+    """Write records (dicts, or raw strings for broken lines) as JSONL; returns the path."""
+    path = folder / name
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -95,7 +95,9 @@ def test_restores_training_mode_and_reports_progress(tiny_model: Any) -> None:
 
 
 def test_collate_pads_to_the_longest_row() -> None:
-    ids, labels, positions = collate_rows([Row([5, 6, 7], [5, 6, 7], [0, 1, 0]), Row([8], [8], [0])])
+    ids, labels, positions = collate_rows(
+        [Row([5, 6, 7], [5, 6, 7], [0, 1, 0]), Row([8], [8], [0])]
+    )
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
     assert labels.tolist() == [[5, 6, 7], [8, IGNORE, IGNORE]]
     assert positions.tolist() == [[0, 1, 0], [0, 1, 2]]

@@ -20,7 +20,7 @@ FILE_NOTES = {
     "README.md": "this model card",
     "config.json": "model configuration, final RoPE parameters included",
     "generation_config.json": "default generation settings",
-    "model.safetensors": "merged weights (float32 unless stated)",
+    "model.safetensors": "merged weights: base plus everything grown",
     "tokenizer.json": "tokenizer",
     "tokenizer_config.json": "tokenizer settings and chat template",
     "special_tokens_map.json": "special tokens",
@@ -232,7 +232,7 @@ def _usage(files: list[str]) -> str:
         "tokenizer = AutoTokenizer.from_pretrained(path)",
         "```",
         "",
-        "The weights are merged and any RoPE scaling is in `config.json`: no extra code is needed.",
+        "Context scaling, if any, is stored in `config.json`: no extra code is needed.",
     ]
     if any(name.rstrip("/").split("/")[0] == "adapter" for name in files):
         lines.append(
@@ -246,7 +246,8 @@ def _files(files: list[str]) -> str | None:
         return None
     items = []
     for name in files:
-        note = FILE_NOTES.get(name.rstrip("/")) or FILE_NOTES.get(name.rstrip("/").rsplit("/")[-1])
+        parts = name.strip("/").split("/")  # "plots/loss.png" falls back to the note on "plots"
+        note = FILE_NOTES.get(parts[-1]) or FILE_NOTES.get(parts[0])
         items.append(f"- `{name}`" + (f": {note}" if note else ""))
     return "## Files\n\n" + "\n".join(items)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
+from rich.table import Column, Table
 
 if TYPE_CHECKING:
     from scaler_wizard.catalog import Catalog
@@ -65,7 +65,7 @@ def render_outcome(console: Console, path: Path, manifest: dict[str, Any]) -> No
 
 
 def render_runs(console: Console, runs: list[dict[str, Any]]) -> None:
-    table = Table("run", "status", "recipe", "model", "held-out loss (base → grown)")
+    table = Table(Column("run", no_wrap=True), "status", "recipe", "model", "held-out loss")
     for run in runs:
         metrics = run.get("metrics", {})
         base = metrics.get("base", {}).get("eval_loss")

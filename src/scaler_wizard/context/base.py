@@ -71,7 +71,8 @@ class RopeUpdate:
     rope: dict[str, Any]
     max_position_embeddings: int
     factor: float  # the scale this engine applies (for reports)
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())  # plain-words reasons
+    warnings: tuple[str, ...] = field(default=())  # risks the user should see
     inference_only: bool = False  # True when frequencies depend on the input length
 
 

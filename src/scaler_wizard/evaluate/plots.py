@@ -101,7 +101,8 @@ def plot_before_after(base: dict[str, float], grown: dict[str, float], path: Pat
     for index, key in enumerate(keys):
         axes = figure.add_subplot(rows, columns, index + 1)
         values = [base.get(key, math.nan), grown.get(key, math.nan)]
-        bars = axes.bar(["base", "grown"], values, color=[BASE_COLOR, GROWN_COLOR])
+        heights = [0.0 if math.isnan(value) else value for value in values]  # NaN drops the tick
+        bars = axes.bar(["base", "grown"], heights, color=[BASE_COLOR, GROWN_COLOR])
         axes.bar_label(bars, labels=[_value_label(key, value) for value in values], padding=2)
         axes.set_title(_panel_title(key), fontsize=10)
         if key.startswith(PASSKEY_PREFIX):

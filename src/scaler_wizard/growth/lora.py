@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,9 @@ from scaler_wizard.growth.rank import resolve_rank
 class LoraOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    r: int | Literal["auto"] = Field("auto", description="Rank, or 'auto' to resolve from data size.")
+    r: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = Field(
+        "auto", description="Rank, or 'auto' to resolve it from the planned data size."
+    )
     alpha: int | None = Field(None, ge=1, description="Scaling numerator; default 2×r.")
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] | Literal["all-linear"] = Field(

@@ -60,7 +60,7 @@ def uses_alibi(config: Any) -> bool:
 
 
 def rope_is_per_layer(config: Any) -> bool:
-    """transformers 5 may nest `rope_parameters` by layer type (Gemma 3: sliding vs full attention)."""
+    """transformers 5 may nest `rope_parameters` by layer type (Gemma 3: sliding/full layers)."""
     params = getattr(config, "rope_parameters", None)
     return (
         isinstance(params, dict)

@@ -64,9 +64,9 @@ def run_pipeline(recipe: Recipe, *, console: bool = True, catalog: Catalog | Non
         current = "data"
         with phase(bus, "data", recipe.data.train) as summary:
             data = prepare_data(recipe.data, tokenizer)
-            summary.update(data.stats.model_dump())
+            summary.update(data.stats.to_dict())
             manifest["data"] = {"train": plan.data_train, "format": data.stats.format,
-                                "fingerprint": data.fingerprint, "stats": data.stats.model_dump()}
+                                "fingerprint": data.fingerprint, "stats": data.stats.to_dict()}
         current = "evaluate"
         with phase(bus, "evaluate", "base model") as summary:
             base = measure(model, tokenizer, data.eval_rows, recipe.evaluate,

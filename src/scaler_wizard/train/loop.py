@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,24 +61,15 @@ def train_model(
     batches = _batch_order(len(rows), spec)
     result = TrainResult(steps=spec.steps, duration_s=0.0, tokens_per_s=0.0, label_tokens=0)
     started = time.perf_counter()
-    window_loss, window_tokens, window_start, seen_tokens = 0.0, 0, started, 0
+    window_loss, window_tokens, seen_tokens = 0.0, 0, 0
     bus.emit(ProgressUpdated(task="train", done=0, total=spec.steps))
 
     for step in range(spec.steps):
         micro = [collate_rows([rows[i] for i in idx]) for idx in next(batches)]
-        # Normalise by the label tokens of the whole accumulated step, not per micro-batch:
-        # rows differ in how many tokens carry loss, and each token must weigh the same.
-        step_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro)
-        step_loss = 0.0
-        for batch in micro:
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            loss_sum, _ = label_loss_sum(
-                model, batch["input_ids"], batch["labels"], batch["position_ids"],
-                chunk_tokens=spec.loss_chunk_tokens, recompute_chunks=True,
-            )
-            accelerator.backward(loss_sum / max(step_tokens, 1))
-            step_loss += float(loss_sum.detach())
-            seen_tokens += batch["input_ids"].numel()
+        step_loss, step_tokens = accumulate_gradients(
+            model, micro, spec.loss_chunk_tokens, accelerator.backward, accelerator.device
+        )
+        seen_tokens += sum(b["input_ids"].numel() for b in micro)
         grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
         optimizer.step()
         scheduler.step()
@@ -97,7 +88,7 @@ def train_model(
                 eta_s=(now - started) / (step + 1) * (spec.steps - step - 1),
                 label_tokens=window_tokens,
             ))
-            window_loss, window_tokens, window_start = 0.0, 0, now
+            window_loss, window_tokens = 0.0, 0
         if (step + 1) % spec.checkpoint_every == 0 and step + 1 < spec.steps:
             path = save_checkpoint(
                 checkpoint_dir, step + 1, accelerator.unwrap_model(model), optimizer, scheduler,
@@ -108,6 +99,31 @@ def train_model(
     result.duration_s = time.perf_counter() - started
     result.tokens_per_s = seen_tokens / max(result.duration_s, 1e-9)
     return result
+
+
+def accumulate_gradients(
+    model: Any,
+    micro_batches: Sequence[dict[str, Any]],
+    chunk_tokens: int,
+    backward: Callable[[Any], None],
+    device: Any = None,
+) -> tuple[float, int]:
+    """Backward over the micro-batches of one optimizer step; returns (summed loss, label tokens).
+
+    The loss is normalised by the label tokens of the whole step, not per micro-batch: rows
+    differ in how many tokens carry loss, and every token must weigh the same.
+    """
+    step_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro_batches)
+    step_loss = 0.0
+    for batch in micro_batches:
+        batch = {k: v.to(device) if device is not None else v for k, v in batch.items()}
+        loss_sum, _ = label_loss_sum(
+            model, batch["input_ids"], batch["labels"], batch["position_ids"],
+            chunk_tokens=chunk_tokens, recompute_chunks=True,
+        )
+        backward(loss_sum / max(step_tokens, 1))
+        step_loss += float(loss_sum.detach())
+    return step_loss, step_tokens
 
 
 def _batch_order(n_rows: int, spec: TrainSpec) -> Any:

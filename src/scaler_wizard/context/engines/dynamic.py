@@ -24,18 +24,24 @@ def dynamic_engine(
     geometry: RopeGeometry, target_length: int, options: DynamicOptions
 ) -> RopeUpdate:
     rope = {**geometry.unscaled(), "rope_type": "dynamic", "factor": options.factor}
-    notes = [
+    notes = (
         f"dynamic factor {options.factor:g}; max_position_embeddings stays "
         f"{geometry.native_length} (the length above which the base starts to grow)",
         "inputs up to the native length use the original frequencies exactly",
-    ]
+    )
+    warnings = ()
     if options.factor > 2:
-        ratio = options.factor * target_length / geometry.native_length - (options.factor - 1)
-        notes.append(f"factor {options.factor:g} over-scales: effective ratio {ratio:g} at ℓ=T")
+        s = target_length / geometry.native_length
+        ratio = options.factor * s - (options.factor - 1)
+        warnings = (
+            f"dynamic factor {options.factor:g} over-scales: the base grows as for ×{ratio:g} "
+            f"at the target instead of ×{s:g}; use 1-2",
+        )
     return RopeUpdate(
         rope=rope,
         max_position_embeddings=geometry.native_length,
         factor=options.factor,
-        notes=tuple(notes),
+        notes=notes,
+        warnings=warnings,
         inference_only=True,
     )

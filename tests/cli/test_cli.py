@@ -1,0 +1,105 @@
+"""The command line: fast help, templates, and clear errors for bad input (no tracebacks)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scaler_wizard.cli import app
+
+runner = CliRunner()
+
+
+def write_messages(path: Path, n: int = 12) -> Path:
+    with path.open("w") as f:
+        for i in range(n):
+            record = {"messages": [
+                {"role": "user", "content": f"What does `json.dumps` do, case {i}?"},
+                {"role": "assistant", "content": "Serialize obj to a JSON formatted str."},
+            ]}
+            f.write(json.dumps(record) + "\n")
+    return path
+
+
+def test_help_does_not_import_torch() -> None:
+    code = "import sys; from scaler_wizard.cli import app; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("command", ["plan", "grow", "eval", "runs", "recipes", "catalog"])
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_recipes_list_show_copy(tmp_path: Path) -> None:
+    listed = runner.invoke(app, ["recipes", "list"])
+    assert listed.exit_code == 0 and "balanced" in listed.output and "max-context" in listed.output
+    shown = runner.invoke(app, ["recipes", "show", "max-parameters"])
+    assert "schema_version: 1" in shown.output
+    copied = runner.invoke(app, ["recipes", "copy", "balanced", str(tmp_path)])
+    assert copied.exit_code == 0 and (tmp_path / "balanced.yaml").is_file()
+    again = runner.invoke(app, ["recipes", "copy", "balanced", str(tmp_path)])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_catalog_lists_every_kind() -> None:
+    result = runner.invoke(app, ["catalog"])
+    assert result.exit_code == 0
+    for word in ("growth strategies", "lora", "context engines", "yarn", "evaluators", "passkey"):
+        assert word in result.output
+
+
+def run_plan(tmp_path: Path, model_dir: Path, *overrides: str) -> tuple[int, str]:
+    data = write_messages(tmp_path / "train.jsonl")
+    args = ["plan", "tiny-cpu", "--set", f"model.source={model_dir}", "--set", f"data.train={data}"]
+    for item in overrides:
+        args += ["--set", item]
+    result = runner.invoke(app, args)
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["growth.0.strategy=lorax"], "growth[0].strategy: unknown growth strategy 'lorax'; allowed: lora"),
+        (["growth.0.options.r=0"], "growth[0].options.r"),
+        (["data.train=/nonexistent/train.jsonl"], "data.train: file not found"),
+        (["context.target_length=128"], "below the model's native context"),
+        (["train.stepz=3"], "unknown field 'stepz'"),
+        (["model.source=/no/such/model"], "model.source"),
+    ],
+)
+def test_plan_rejects_bad_input_clearly(
+    tmp_path: Path, tiny_model_dir: Path, overrides: list[str], expected: str
+) -> None:
+    code, output = run_plan(tmp_path, tiny_model_dir, *overrides)
+    assert code == 2, output
+    assert expected in " ".join(output.split())
+    assert "Traceback" not in output
+
+
+def test_plan_shows_context_and_rank(tmp_path: Path, tiny_model_dir: Path) -> None:
+    code, output = run_plan(tmp_path, tiny_model_dir, "context.scale=2", "growth.0.options.r=auto")
+    assert code == 0, output
+    assert "yarn" in output and "256 → 512" in output and "rank 8" in output
+
+
+def test_malformed_recipe_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\nname: x\ndata:\n  train: t.jsonl\ntrain:\n  steps: -3\n")
+    result = runner.invoke(app, ["plan", str(bad)])
+    assert result.exit_code == 2
+    assert "line 6, train.steps" in result.output
+
+
+def test_missing_recipe_file() -> None:
+    result = runner.invoke(app, ["plan", "missing.yaml"])
+    assert result.exit_code == 2 and "file not found" in result.output
