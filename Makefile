@@ -40,7 +40,7 @@ format: install
 	$(BIN)/ruff check --fix src tests benchmarks
 
 schemas: install
-	$(BIN)/python -m scaler_wizard.recipe.schema
+	$(BIN)/python -m scaler_wizard.schema_export
 
 bench: install
 	$(BIN)/python benchmarks/run.py

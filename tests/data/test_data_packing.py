@@ -60,7 +60,8 @@ def test_rows_are_exact_and_lose_nothing(
         tail = seq_length - row.real_tokens
         assert row.input_ids[seq_length - tail :] == [7] * tail
         assert row.labels[seq_length - tail :] == [IGNORE_INDEX] * tail
-        assert row.position_ids[seq_length - tail :] == list(range(tail))
+        first = 0 if packing else row.real_tokens  # unpacked: one sequence per row
+        assert row.position_ids[seq_length - tail :] == list(range(first, first + tail))
     # every example appears exactly once, unchanged, so every label token survives
     assert sorted(placed) == sorted((e.input_ids, e.labels) for e in examples)
     label_tokens = sum(sum(x != IGNORE_INDEX for x in r.labels) for r in rows)
@@ -126,9 +127,10 @@ def unpacked_loss(model: Any, examples: list[TokenizedExample]) -> tuple[float, 
     return total, count
 
 
-@pytest.mark.parametrize("extra", [0, 5, -1])  # one full row / one padded row / several rows
+# one full row / one padded row / several rows / unpacked: one padded row per example
+@pytest.mark.parametrize(("extra", "packing"), [(0, True), (5, True), (-1, True), (5, False)])
 def test_packed_loss_equals_sum_of_unpacked_losses(
-    tiny_model: Any, tiny_tokenizer: Any, extra: int
+    tiny_model: Any, tiny_tokenizer: Any, extra: int, packing: bool
 ) -> None:
     import torch
 
@@ -138,8 +140,11 @@ def test_packed_loss_equals_sum_of_unpacked_losses(
         sum(len(e.input_ids) for e in examples),
     )
     seq_length = longest + 2 if extra < 0 else total + extra
-    rows = pack_examples(examples, seq_length, pad_token_id=tiny_tokenizer.eos_token_id)
-    assert (len(rows) > 1) == (extra < 0)
+    rows = pack_examples(
+        examples, seq_length, pad_token_id=tiny_tokenizer.eos_token_id, packing=packing
+    )
+    assert (len(rows) > 1) == (extra < 0 or not packing)
+    assert packing or len(rows) == len(examples)
     batch = collate_rows(rows)
     with torch.no_grad():
         packed, packed_count = label_loss_sum(

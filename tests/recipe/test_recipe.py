@@ -8,7 +8,7 @@ import pytest
 
 from scaler_wizard.recipe import RecipeError, load_recipe, parse_recipe
 from scaler_wizard.recipe.loader import apply_overrides
-from scaler_wizard.recipe.schema import render_schemas
+from scaler_wizard.schema_export import render_schemas
 from scaler_wizard.recipe.templates import PERSONAS, copy_template, template_names, template_path
 
 MINIMAL = "schema_version: 1\nname: demo\ndata:\n  train: x.jsonl\n"

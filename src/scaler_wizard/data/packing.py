@@ -42,14 +42,16 @@ def pack_examples(
 
     With `packing`, best-fit decreasing (longest first, into the fullest row it fits) — far
     fewer pad tokens than in-order filling. Without, one example per row. Every example's first
-    label is masked so no loss crosses a document boundary; the padded tail is a separate
-    pseudo-document (positions 0, 1, ...) with no labels.
+    label is masked so no loss crosses a document boundary. The padded tail has no labels; when
+    packing it is a separate pseudo-document (positions 0, 1, ...), without packing its
+    positions continue the example's, so each row stays one sequence and SDPA keeps its plain
+    causal path (pads come last: no real token can see them).
     """
     too_long = [len(e.input_ids) for e in examples if len(e.input_ids) > seq_length]
     if too_long:
         raise ValueError(f"{len(too_long)} example(s) longer than seq_length={seq_length}")
     groups = _best_fit(examples, seq_length) if packing else [[e] for e in examples if e.input_ids]
-    return [_row(group, seq_length, pad_token_id) for group in groups]
+    return [_row(group, seq_length, pad_token_id, restart=packing) for group in groups]
 
 
 def _best_fit(
@@ -76,7 +78,9 @@ def _best_fit(
     return groups
 
 
-def _row(group: Sequence[TokenizedExample], seq_length: int, pad_token_id: int) -> PackedRow:
+def _row(
+    group: Sequence[TokenizedExample], seq_length: int, pad_token_id: int, *, restart: bool
+) -> PackedRow:
     ids: list[int] = []
     labels: list[int] = []
     positions: list[int] = []
@@ -88,7 +92,8 @@ def _row(group: Sequence[TokenizedExample], seq_length: int, pad_token_id: int) 
     pad = seq_length - len(ids)
     ids.extend([pad_token_id] * pad)
     labels.extend([IGNORE_INDEX] * pad)
-    positions.extend(range(pad))
+    first = 0 if restart else len(positions)
+    positions.extend(range(first, first + pad))
     return PackedRow(ids, labels, positions, [len(e.input_ids) for e in group])
 
 

@@ -75,7 +75,7 @@ def run_pipeline(recipe: Recipe, *, console: bool = True, catalog: Catalog | Non
             summary.update(_flat(base))
         current = "context"
         with phase(bus, "context", f"{plan.context.engine} ×{plan.context.factor:g}") as summary:
-            if plan.context.engine != "none":
+            if plan.context.changes_config:
                 config = load_config(Path(plan.model.path))
                 apply_context_plan(config, plan.context)  # before instantiation: HF does the math
                 model = load_model(Path(plan.model.path), config, recipe.model.dtype)

@@ -74,7 +74,7 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
     except UnknownEntryError as exc:
         raise RecipeError([Problem("context.engine", str(exc))]) from None
     except ContextPlanError as exc:
-        raise RecipeError([Problem("context", str(exc))]) from None
+        raise RecipeError([Problem(exc.path or "context", str(exc))]) from None
     t = recipe.train
     train_tokens = t.steps * t.batch_size * t.grad_accum_steps * recipe.data.seq_length
     growth_context = GrowthContext(

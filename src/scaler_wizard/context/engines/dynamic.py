@@ -29,7 +29,7 @@ def dynamic_engine(
         f"{geometry.native_length} (the length above which the base starts to grow)",
         "inputs up to the native length use the original frequencies exactly",
     )
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if options.factor > 2:
         s = target_length / geometry.native_length
         ratio = options.factor * s - (options.factor - 1)
