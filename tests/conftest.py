@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny random-weight Llama and a tiny byte-level BPE tokenizer, built in code."""
+"""Shared fixtures: a tiny random-weight Llama and a tiny byte-level BPE tokenizer, in code."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def build_tiny_tokenizer(vocab_size: int = 512) -> Any:
     )
     tok.train_from_iterator(CORPUS * 20, trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
         unk_token="<|endoftext|>",
     )
     fast.chat_template = CHATML
@@ -52,10 +54,18 @@ def build_tiny_model(tokenizer: Any, max_positions: int = 256, layers: int = 2) 
 
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-        num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-        max_position_embeddings=max_positions, rope_theta=10000.0, tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=max_positions,
+        rope_theta=10000.0,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.eos_token_id,
     )
     return LlamaForCausalLM(config).eval()

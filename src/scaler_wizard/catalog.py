@@ -1,4 +1,4 @@
-"""Builds every registry: built-ins first, then plugins from the `scaler_wizard.plugins` entry point.
+"""Builds every registry: built-ins, then plugins from the `scaler_wizard.plugins` entry point.
 
 A plugin package declares, in its pyproject.toml:
     [project.entry-points."scaler_wizard.plugins"]

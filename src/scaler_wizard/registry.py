@@ -49,7 +49,9 @@ class Registry(Generic[ImplT]):
         origin: str = "built-in",
     ) -> None:
         if name in self._entries:
-            raise ValueError(f"{self.kind} {name!r} is already registered by {self._entries[name].origin}")
+            raise ValueError(
+                f"{self.kind} {name!r} is already registered by {self._entries[name].origin}"
+            )
         self._entries[name] = Entry(name, summary, options, impl, origin)
 
     def get(self, name: str) -> Entry[ImplT]:

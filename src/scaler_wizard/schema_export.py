@@ -22,7 +22,9 @@ def render_schemas() -> dict[str, str]:
 
     event = {"$schema": DIALECT, "$id": "scaler-wizard/event/v1", **Event.model_json_schema()}
     schemas = {"recipe.schema.json": recipe_schema(), "event.schema.json": event}
-    return {name: json.dumps(body, indent=2, sort_keys=True) + "\n" for name, body in schemas.items()}
+    return {
+        name: json.dumps(body, indent=2, sort_keys=True) + "\n" for name, body in schemas.items()
+    }
 
 
 def write_schemas(folder: Path) -> list[Path]:

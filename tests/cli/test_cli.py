@@ -18,10 +18,12 @@ runner = CliRunner()
 def write_messages(path: Path, n: int = 12) -> Path:
     with path.open("w") as f:
         for i in range(n):
-            record = {"messages": [
-                {"role": "user", "content": f"What does `json.dumps` do, case {i}?"},
-                {"role": "assistant", "content": "Serialize obj to a JSON formatted str."},
-            ]}
+            record = {
+                "messages": [
+                    {"role": "user", "content": f"What does `json.dumps` do, case {i}?"},
+                    {"role": "assistant", "content": "Serialize obj to a JSON formatted str."},
+                ]
+            }
             f.write(json.dumps(record) + "\n")
     return path
 
@@ -69,7 +71,10 @@ def run_plan(tmp_path: Path, model_dir: Path, *overrides: str) -> tuple[int, str
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        (["growth.0.strategy=lorax"], "growth[0].strategy: unknown growth strategy 'lorax'; allowed: lora"),
+        (
+            ["growth.0.strategy=lorax"],
+            "growth[0].strategy: unknown growth strategy 'lorax'; allowed: lora",
+        ),
         (["growth.0.options.r=0"], "growth[0].options.r"),
         (["data.train=/nonexistent/train.jsonl"], "data.train: file not found"),
         (["context.target_length=128"], "below the model's native context"),

@@ -50,12 +50,15 @@ def test_merged_adapter_equals_unmerged_forward(tiny_model: Any) -> None:
     assert torch.allclose(unmerged, merged, atol=1e-5)
 
 
-
-
 @pytest.mark.parametrize(
     ("tokens", "cuda", "rank"),
-    [(10_000, False, 8), (2_000_000, False, 16), (50_000_000, False, 16),
-     (50_000_000, True, 32), (500_000_000, True, 64)],
+    [
+        (10_000, False, 8),
+        (2_000_000, False, 16),
+        (50_000_000, False, 16),
+        (50_000_000, True, 32),
+        (500_000_000, True, 64),
+    ],
 )
 def test_rank_resolution_table(tokens: int, cuda: bool, rank: int) -> None:
     choice = resolve_rank(tokens, cuda)

@@ -1,4 +1,4 @@
-"""The whole pipeline on a tiny model: a usable artifact, or a failure that is never mistaken for one."""
+"""The whole pipeline on a tiny model: a usable artifact, or a failure never mistaken for one."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ PHASES = ["load", "data", "evaluate", "context", "grow", "train", "evaluate", "c
 def write_data(path: Path, n: int = 30, bad_line: int | None = None) -> Path:
     lines = []
     for i in range(n):
-        record = {"messages": [
-            {"role": "user", "content": f"What does `json.dumps` do? ({i})"},
-            {"role": "assistant", "content": "Serialize obj to a JSON formatted str."},
-        ]}
+        record = {
+            "messages": [
+                {"role": "user", "content": f"What does `json.dumps` do? ({i})"},
+                {"role": "assistant", "content": "Serialize obj to a JSON formatted str."},
+            ]
+        }
         lines.append(json.dumps(record))
     if bad_line is not None:
         lines[bad_line - 1] = '{"messages": [oops'
@@ -29,8 +31,19 @@ def write_data(path: Path, n: int = 30, bad_line: int | None = None) -> Path:
 
 
 def grow(tmp_path: Path, model_dir: Path, data: Path, *extra: str) -> tuple[int, str]:
-    args = ["grow", "tiny-cpu", "--quiet", "--set", f"model.source={model_dir}",
-            "--set", f"data.train={data}", "--set", "context.scale=2", "--set", "train.steps=4"]
+    args = [
+        "grow",
+        "tiny-cpu",
+        "--quiet",
+        "--set",
+        f"model.source={model_dir}",
+        "--set",
+        f"data.train={data}",
+        "--set",
+        "context.scale=2",
+        "--set",
+        "train.steps=4",
+    ]
     for item in extra:
         args += ["--set", item]
     result = runner.invoke(app, args)
@@ -67,8 +80,9 @@ def test_grow_leaves_a_complete_loadable_artifact(
     assert config.max_position_embeddings == 512
     model = AutoModelForCausalLM.from_pretrained(run / "model")
     tokenizer = AutoTokenizer.from_pretrained(run / "model")
-    out = model.generate(**tokenizer("The sky is", return_tensors="pt"), max_new_tokens=3,
-                         do_sample=False)
+    out = model.generate(
+        **tokenizer("The sky is", return_tensors="pt"), max_new_tokens=3, do_sample=False
+    )
     assert out.shape[1] > 3
     assert (run / "adapter" / "adapter_config.json").is_file()
     assert (run / "README.md").read_text().startswith("---")
@@ -102,9 +116,13 @@ def test_bad_jsonl_line_fails_clearly_and_leaves_no_complete_artifact(
     assert read_events(run / "events.jsonl")[-1].type == "RunFailed"
 
 
-def test_broken_contract_blocks_export(tmp_path: Path, tiny_model_dir: Path, isolated_home: Path) -> None:
+def test_broken_contract_blocks_export(
+    tmp_path: Path, tiny_model_dir: Path, isolated_home: Path
+) -> None:
     code, output = grow(
-        tmp_path, tiny_model_dir, write_data(tmp_path / "d.jsonl"),
+        tmp_path,
+        tiny_model_dir,
+        write_data(tmp_path / "d.jsonl"),
         "contracts.min_passkey_accuracy=1.0",
     )
     assert code == 1, output

@@ -8,8 +8,8 @@ import pytest
 
 from scaler_wizard.recipe import RecipeError, load_recipe, parse_recipe
 from scaler_wizard.recipe.loader import apply_overrides
-from scaler_wizard.schema_export import render_schemas
 from scaler_wizard.recipe.templates import PERSONAS, copy_template, template_names, template_path
+from scaler_wizard.schema_export import render_schemas
 
 MINIMAL = "schema_version: 1\nname: demo\ndata:\n  train: x.jsonl\n"
 
@@ -36,12 +36,21 @@ def test_minimal_recipe_gets_defaults() -> None:
         ("name: demo\ndata:\n  train: x.jsonl\n", "schema_version", None, "required"),
         (MINIMAL + "data:\n  train: x\n  format: csvv\n", "data.format", 7, "'messages'"),
         (MINIMAL + "context:\n  scale: 2\n  target_length: 9000\n", "context", 5, "not both"),
-        (MINIMAL + "growth:\n  - strategy: lora\n    optionz: {}\n", "growth[0].optionz", 7, "options"),
+        (
+            MINIMAL + "growth:\n  - strategy: lora\n    optionz: {}\n",
+            "growth[0].optionz",
+            7,
+            "options",
+        ),
     ],
 )
-def test_errors_name_path_line_and_allowed(text: str, path: str, line: int | None, fragment: str) -> None:
+def test_errors_name_path_line_and_allowed(
+    text: str, path: str, line: int | None, fragment: str
+) -> None:
     found = problems(text)
-    assert any(p == path and (line is None or l == line) and fragment in m for p, l, m in found), found
+    assert any(p == path and (line is None or n == line) and fragment in m for p, n, m in found), (
+        found
+    )
 
 
 def test_invalid_yaml_reports_line() -> None:

@@ -1,7 +1,8 @@
-"""The training loop: learns, normalises accumulated loss per label token, checkpoints atomically."""
+"""The training loop: learns, normalises loss per label token, checkpoints atomically."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ from scaler_wizard.recipe.spec import TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import Event
 from scaler_wizard.train import train_model
-from scaler_wizard.train.loop import accumulate_gradients
 from scaler_wizard.train.checkpoint import latest_checkpoint
+from scaler_wizard.train.loop import accumulate_gradients
 from scaler_wizard.train.schedule import lr_multiplier
 
 CONTEXT = GrowthContext(train_tokens=1000, memory_gib=8.0, has_cuda=False)
@@ -44,8 +45,9 @@ def rows(n: int, length: int = 16, labelled: int | None = None) -> list[PackedRo
 def test_loss_goes_down_and_events_are_logged(tiny_model: Any, tmp_path: Path) -> None:
     model, _ = apply_lora(tiny_model, LoraOptions(r=8, dropout=0.0), CONTEXT)
     sink = Collect()
-    spec = TrainSpec(steps=30, batch_size=2, learning_rate=1e-2, warmup_steps=2, log_every=5,
-                     checkpoint_every=10)
+    spec = TrainSpec(
+        steps=30, batch_size=2, learning_rate=1e-2, warmup_steps=2, log_every=5, checkpoint_every=10
+    )
     result = train_model(model, rows(4), spec, EventBus("t", [sink]), tmp_path)
     assert result.losses[-1][1] < result.losses[0][1] * 0.9
     logged = [e for e in sink.events if e.type == "StepLogged"]
@@ -97,5 +99,5 @@ def test_accumulation_weighs_every_label_token_equally(tiny_model: Any) -> None:
 def test_schedule_warms_up_then_decays() -> None:
     values = [lr_multiplier(s, 4, 20) for s in range(20)]
     assert values[:4] == [0.25, 0.5, 0.75, 1.0]
-    assert all(a >= b for a, b in zip(values[3:], values[4:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(values[3:]))
     assert abs(values[-1] - 0.1) < 0.02

@@ -1,4 +1,4 @@
-"""A run's folder and its manifest; the manifest's `status` says whether the artifact is complete."""
+"""A run's folder and its manifest, whose `status` says whether the artifact is complete."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def list_runs() -> list[dict[str, Any]]:
-    """Every run in the workspace, newest first, with its manifest (or what is known without one)."""
+    """Every run in the workspace, newest first, with its manifest (or what is known)."""
     root = runs_dir()
     if not root.is_dir():
         return []

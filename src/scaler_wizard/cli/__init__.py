@@ -9,20 +9,24 @@ import typer
 from rich.console import Console
 
 app = typer.Typer(
-    help="Grow small open LLMs: more parameters, longer context, better data — on one GPU or a CPU.",
+    help="Grow small open LLMs: more parameters, longer context, better data; one GPU or a CPU.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
 recipes_app = typer.Typer(help="Shipped recipe templates (personas).", no_args_is_help=True)
-runs_app = typer.Typer(help="Runs in the workspace ($SCALER_WIZARD_HOME/runs).", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="Runs in the workspace ($SCALER_WIZARD_HOME/runs).", no_args_is_help=True
+)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(runs_app, name="runs")
 
 out = Console()
 err = Console(stderr=True)
 
-RecipeArg = Annotated[str, typer.Argument(help="Recipe YAML file, or a template name (see `recipes list`).")]
+RecipeArg = Annotated[
+    str, typer.Argument(help="Recipe YAML file, or a template name (see `recipes list`).")
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a field: section.field=value (repeatable)."),
@@ -56,7 +60,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 @app.command()
-def plan(recipe: RecipeArg, set_: SetOpt = None, as_json: bool = typer.Option(False, "--json")) -> None:
+def plan(
+    recipe: RecipeArg, set_: SetOpt = None, as_json: bool = typer.Option(False, "--json")
+) -> None:
     """Validate a recipe and show what a run would do: hardware, model facts, context, rank."""
     from scaler_wizard.catalog import build_catalog
     from scaler_wizard.cli.render import render_plan
@@ -74,7 +80,9 @@ def plan(recipe: RecipeArg, set_: SetOpt = None, as_json: bool = typer.Option(Fa
 
 
 @app.command()
-def grow(recipe: RecipeArg, set_: SetOpt = None, quiet: bool = typer.Option(False, "--quiet")) -> None:
+def grow(
+    recipe: RecipeArg, set_: SetOpt = None, quiet: bool = typer.Option(False, "--quiet")
+) -> None:
     """Run a recipe end to end and leave an artifact in the workspace."""
     from scaler_wizard.cli.render import render_outcome
     from scaler_wizard.pipeline import PhaseFailed, run_pipeline
@@ -86,8 +94,11 @@ def grow(recipe: RecipeArg, set_: SetOpt = None, quiet: bool = typer.Option(Fals
         _fail(str(exc))
     except PhaseFailed as exc:
         user = isinstance(exc.error, _user_errors())
-        _fail(f"{exc.phase} failed: {exc.error}\n  the run folder keeps its logs; the artifact is "
-              "marked failed in manifest.json", 2 if user else 1)
+        _fail(
+            f"{exc.phase} failed: {exc.error}\n  the run folder keeps its logs; the artifact is "
+            "marked failed in manifest.json",
+            2 if user else 1,
+        )
     render_outcome(out, outcome.run.path, outcome.manifest)
 
 
@@ -95,18 +106,21 @@ def grow(recipe: RecipeArg, set_: SetOpt = None, quiet: bool = typer.Option(Fals
 def evaluate(
     model: Annotated[str, typer.Argument(help="A run id (its merged model) or a model folder.")],
     data: Annotated[Path | None, typer.Option(help="JSONL/text file for held-out loss.")] = None,
-    passkey_length: Annotated[list[int] | None, typer.Option(help="Passkey prompt length (repeatable).")] = None,
+    passkey_length: Annotated[
+        list[int] | None, typer.Option(help="Passkey prompt length (repeatable).")
+    ] = None,
     trials: Annotated[int, typer.Option(min=1)] = 1,
     records: Annotated[int, typer.Option(min=1, help="Records of --data to score.")] = 48,
 ) -> None:
-    """Measure a model: held-out loss/perplexity on a file and passkey retrieval at given lengths."""
+    """Measure a model: held-out loss/perplexity on a file, passkey retrieval at given lengths."""
     from scaler_wizard.cli.evaluate_command import evaluate_model
 
     if data is None and not passkey_length:
         _fail("give --data and/or --passkey-length")
+    errors: tuple[type[BaseException], ...] = (*_user_errors(), FileNotFoundError)
     try:
         metrics = evaluate_model(model, data, passkey_length or [], trials, records)
-    except (*_user_errors(), FileNotFoundError) as exc:
+    except errors as exc:
         _fail(str(exc))
     out.print_json(data=metrics)
 
@@ -137,7 +151,9 @@ def recipes_show(name: str) -> None:
 
 
 @recipes_app.command("copy")
-def recipes_copy(name: str, destination: Path = typer.Argument(Path("."))) -> None:
+def recipes_copy(
+    name: str, destination: Annotated[Path, typer.Argument(help="File or folder.")] = Path(".")
+) -> None:
     """Copy a template to a file or folder, to edit it."""
     from scaler_wizard.recipe import RecipeError
     from scaler_wizard.recipe.templates import copy_template

@@ -31,8 +31,11 @@ def evaluate_model(
         spec = DataSpec(train=str(data), eval_records=records, max_records=None, seq_length=2048)
         prepared = prepare_data(spec, tokenizer)
         held = evaluate_held_out(model, prepared.eval_rows)
-        metrics.update(eval_loss=held.loss, eval_perplexity=held.perplexity,
-                       eval_label_tokens=held.label_tokens)
+        metrics.update(
+            eval_loss=held.loss,
+            eval_perplexity=held.perplexity,
+            eval_label_tokens=held.label_tokens,
+        )
     if passkey_lengths:
         result = run_passkey(model, tokenizer, passkey_lengths, trials)
         metrics["passkey"] = {str(r.length): r.accuracy for r in result.lengths}

@@ -16,16 +16,23 @@ if TYPE_CHECKING:
 
 def render_plan(console: Console, plan: RunPlan) -> None:
     m, c = plan.model, plan.context
-    console.print(Panel.fit(f"[bold]{plan.recipe_name}[/] on {plan.hardware.describe()}", title="plan"))
+    console.print(
+        Panel.fit(f"[bold]{plan.recipe_name}[/] on {plan.hardware.describe()}", title="plan")
+    )
     facts = Table("model", "value", show_header=False)
     facts.add_row("model", f"{m.name} ({m.kind}: {m.path})")
-    facts.add_row("architecture", f"{m.architecture}, {m.layers} layers, hidden {m.hidden_size}, vocab {m.vocab_size}")
+    facts.add_row(
+        "architecture",
+        f"{m.architecture}, {m.layers} layers, hidden {m.hidden_size}, vocab {m.vocab_size}",
+    )
     facts.add_row("native context", f"{m.native_length:,} tokens; RoPE {m.rope}")
     if m.sliding_window:
         facts.add_row("sliding window", f"{m.sliding_window:,}")
     console.print(facts)
     ctx = Table("context", "value", show_header=False)
-    ctx.add_row("engine", f"{c.engine} ×{c.factor:g}: {c.native_length:,} → {c.target_length:,} tokens")
+    ctx.add_row(
+        "engine", f"{c.engine} ×{c.factor:g}: {c.native_length:,} → {c.target_length:,} tokens"
+    )
     ctx.add_row("RoPE after", str(c.rope_after))
     for reason in c.reasons:
         ctx.add_row("why", reason)
@@ -42,17 +49,26 @@ def render_plan(console: Console, plan: RunPlan) -> None:
 def render_outcome(console: Console, path: Path, manifest: dict[str, Any]) -> None:
     status = manifest.get("status", "unknown")
     colour = {"completed": "green", "failed": "red"}.get(status, "yellow")
-    console.print(Panel.fit(f"[{colour}]{status}[/] {manifest.get('run_id', path.name)}", title="run"))
+    console.print(
+        Panel.fit(f"[{colour}]{status}[/] {manifest.get('run_id', path.name)}", title="run")
+    )
     metrics = manifest.get("metrics", {})
     base, grown = metrics.get("base", {}), metrics.get("grown", {})
     if base or grown:
         table = Table("metric", "base", "grown", "change")
         for key in ("eval_loss", "eval_perplexity"):
             if key in base and key in grown:
-                table.add_row(key, f"{base[key]:.4f}", f"{grown[key]:.4f}", f"{grown[key] - base[key]:+.4f}")
+                table.add_row(
+                    key, f"{base[key]:.4f}", f"{grown[key]:.4f}", f"{grown[key] - base[key]:+.4f}"
+                )
         for length, accuracy in grown.get("passkey", {}).items():
             before = base.get("passkey", {}).get(length)
-            table.add_row(f"passkey @{length}", "-" if before is None else f"{before:.0%}", f"{accuracy:.0%}", "")
+            table.add_row(
+                f"passkey @{length}",
+                "-" if before is None else f"{before:.0%}",
+                f"{accuracy:.0%}",
+                "",
+            )
         console.print(table)
     if manifest.get("error"):
         console.print(f"[red]{manifest.get('failed_phase')}: {manifest['error']}[/]")
@@ -71,8 +87,13 @@ def render_runs(console: Console, runs: list[dict[str, Any]]) -> None:
         base = metrics.get("base", {}).get("eval_loss")
         grown = metrics.get("grown", {}).get("eval_loss")
         losses = f"{base:.3f} → {grown:.3f}" if base is not None and grown is not None else ""
-        table.add_row(run.get("run_id", "?"), run.get("status", "?"), run.get("recipe_name", ""),
-                      run.get("base_model", {}).get("name", ""), losses)
+        table.add_row(
+            run.get("run_id", "?"),
+            run.get("status", "?"),
+            run.get("recipe_name", ""),
+            run.get("base_model", {}).get("name", ""),
+            losses,
+        )
     console.print(table if runs else "no runs yet")
 
 

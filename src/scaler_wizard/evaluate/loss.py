@@ -1,4 +1,4 @@
-"""Causal-LM loss over label positions only, in chunks: the full [tokens x vocab] logits never exist."""
+"""Causal-LM loss on label positions only, in chunks: full [tokens x vocab] logits never exist."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def label_loss_sum(
     from torch.utils.checkpoint import checkpoint
 
     decoder, head = backbone_and_head(model)
-    hidden = decoder(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
+    hidden = decoder(
+        input_ids=input_ids, position_ids=position_ids, use_cache=False
+    ).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != IGNORE_INDEX
     selected = hidden[:, :-1][keep]

@@ -21,7 +21,7 @@ GARBAGE = (
 NEEDLE = "The pass key is {key}. Remember it. {key} is the pass key."
 QUESTION = "What is the pass key? The pass key is"
 MAX_NEW_TOKENS = 8
-LENGTH_TOLERANCE = 0.01  # the prompt may miss the target length by at most 1%
+LENGTH_TOLERANCE = 0.01  # the prompt may fall short of the target length by at most 1%
 _FIRST_INTEGER = re.compile(r"\d+")
 
 Progress = Callable[[int, int], None]
@@ -106,8 +106,9 @@ def count_tokens(tokenizer: Any, text: str) -> int:
 def build_passkey_prompt(
     tokenizer: Any, target_tokens: int, depth: float, passkey: int
 ) -> PasskeyPrompt:
-    """A prompt of `target_tokens` (±1%) with the needle after `depth` of the garbage.
+    """A prompt of at most `target_tokens` and at least 1% fewer, the needle at `depth`.
 
+    Never longer than the target, so a test "at the context window" stays inside it.
     No chat template, even for chat models: the papers test base-style completion.
     Token count grows monotonically (up to a token at the cut) with garbage characters, so a
     binary search finds the length in about log2(chars) tokenizations instead of YaRN's
@@ -120,43 +121,33 @@ def build_passkey_prompt(
     def tokens_at(chars: int) -> int:
         return count_tokens(tokenizer, render_prompt(chars, depth, passkey))
 
-    def prompt_at(chars: int, tokens: int) -> PasskeyPrompt:
-        text = render_prompt(chars, depth, passkey)
-        return PasskeyPrompt(text=text, token_count=tokens, depth=depth, passkey=passkey)
+    def close(tokens: int) -> bool:
+        return target_tokens - tolerance <= tokens <= target_tokens
 
     low, low_tokens = 0, tokens_at(0)
-    if low_tokens > target_tokens + tolerance:
+    if low_tokens > target_tokens:
         raise ValueError(
             f"{target_tokens} tokens is shorter than the bare passkey prompt ({low_tokens})"
         )
-    if abs(low_tokens - target_tokens) <= tolerance:
-        return prompt_at(low, low_tokens)
-    # Bracket the target from above, starting at a linear estimate from the garbage's density.
+    # Gallop up from a linear estimate (the garbage's density) until the target is bracketed.
     chars_per_token = len(GARBAGE) / max(1, count_tokens(tokenizer, GARBAGE))
-    high = max(len(GARBAGE), int((target_tokens - low_tokens) * chars_per_token * 1.25))
+    high = max(1, int((target_tokens - tolerance / 2 - low_tokens) * chars_per_token))
     high_tokens = tokens_at(high)
-    while high_tokens < target_tokens:
+    while high_tokens <= target_tokens and not close(low_tokens):
         low, low_tokens = high, high_tokens
-        high *= 2
-        high_tokens = tokens_at(high)
-
-    # Invariant: low_tokens < target <= high_tokens; stop as soon as a probe is close enough.
-    def close(tokens: int) -> bool:
-        return abs(tokens - target_tokens) <= tolerance
-
-    while high - low > 1 and not (close(low_tokens) or close(high_tokens)):
+        high, high_tokens = 2 * high, tokens_at(2 * high)
+    # Invariant: low_tokens <= target < high_tokens; stop once `low` is long enough.
+    while high - low > 1 and not close(low_tokens):
         middle = (low + high) // 2
         middle_tokens = tokens_at(middle)
-        if middle_tokens < target_tokens:
+        if middle_tokens <= target_tokens:
             low, low_tokens = middle, middle_tokens
         else:
             high, high_tokens = middle, middle_tokens
-    best, best_tokens = min(
-        ((low, low_tokens), (high, high_tokens)), key=lambda probe: abs(probe[1] - target_tokens)
-    )
-    if not close(best_tokens):
-        raise ValueError(f"cannot build a passkey prompt of {target_tokens} ± {tolerance} tokens")
-    return prompt_at(best, best_tokens)
+    if not close(low_tokens):
+        raise ValueError(f"cannot build a passkey prompt of {target_tokens} - {tolerance} tokens")
+    text = render_prompt(low, depth, passkey)
+    return PasskeyPrompt(text=text, token_count=low_tokens, depth=depth, passkey=passkey)
 
 
 def generate_continuation(model: Any, tokenizer: Any, prompt: str) -> str:

@@ -1,4 +1,4 @@
-"""Growth strategies: each one file with an options model and an apply function, registered by name."""
+"""Growth strategies: one file each, an options model and an apply function, registered by name."""
 
 from __future__ import annotations
 

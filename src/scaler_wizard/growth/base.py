@@ -30,6 +30,8 @@ class GrowthReport(BaseModel):
 
 
 class GrowthStrategy(Protocol):
-    def __call__(self, model: Any, options: Any, context: GrowthContext) -> tuple[Any, GrowthReport]:
+    def __call__(
+        self, model: Any, options: Any, context: GrowthContext
+    ) -> tuple[Any, GrowthReport]:
         """Return the grown model (possibly a wrapper) and a report of what changed."""
         ...

@@ -29,10 +29,14 @@ class LoraOptions(BaseModel):
         if self.r != "auto":
             return self.model_copy(update={"alpha": self.alpha or 2 * self.r}), None
         choice = resolve_rank(context.train_tokens, context.has_cuda)
-        return self.model_copy(update={"r": choice.rank, "alpha": self.alpha or choice.alpha}), choice.reason
+        return self.model_copy(
+            update={"r": choice.rank, "alpha": self.alpha or choice.alpha}
+        ), choice.reason
 
 
-def apply_lora(model: Any, options: LoraOptions, context: GrowthContext) -> tuple[Any, GrowthReport]:
+def apply_lora(
+    model: Any, options: LoraOptions, context: GrowthContext
+) -> tuple[Any, GrowthReport]:
     from peft import LoraConfig, get_peft_model
 
     from scaler_wizard.models.loader import count_parameters
@@ -52,10 +56,13 @@ def apply_lora(model: Any, options: LoraOptions, context: GrowthContext) -> tupl
     grown = get_peft_model(model, config)
     after, trainable = count_parameters(grown)
     details: dict[str, Any] = {"r": options.r, "alpha": config.lora_alpha}
-    details["target_modules"] = sorted(grown.peft_config["default"].target_modules)
+    details["target_modules"] = sorted(getattr(grown.peft_config["default"], "target_modules", []))
     if reason:
         details["rank_reason"] = reason
     return grown, GrowthReport(
-        strategy="lora", parameters_before=before, parameters_after=after, trainable=trainable,
+        strategy="lora",
+        parameters_before=before,
+        parameters_after=after,
+        trainable=trainable,
         details=details,
     )

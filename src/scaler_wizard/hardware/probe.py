@@ -47,7 +47,9 @@ def probe_hardware(workspace: Path) -> HardwareProfile:
     ]
     existing = next((p for p in [workspace, *workspace.parents] if p.exists()), Path("/"))
     return HardwareProfile(
-        cpu_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        cpu_cores=len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count() or 1,
         ram_gib=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
         gpus=gpus,
         mps=bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),

@@ -35,7 +35,9 @@ def locate_embedded_gguf() -> Path:
 def converted_dir(gguf_path: Path) -> Path:
     """Cache folder for a GGUF file, keyed by its name, size and modification time."""
     stat = gguf_path.stat()
-    key = hashlib.sha256(f"{gguf_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    key = hashlib.sha256(
+        f"{gguf_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    ).hexdigest()
     return model_cache_dir() / f"{gguf_path.stem}-{key[:12]}"
 
 
@@ -54,7 +56,7 @@ def convert_gguf(gguf_path: Path) -> Path:
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call]
     model.load_state_dict(quantized.state_dict())
     model.generation_config = quantized.generation_config
     staging = target.with_name(target.name + ".partial")

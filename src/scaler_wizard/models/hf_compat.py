@@ -56,7 +56,10 @@ def native_context(config: Any) -> int:
 
 
 def uses_alibi(config: Any) -> bool:
-    return bool(getattr(config, "alibi", False)) or getattr(config, "model_type", "") in {"bloom", "mpt"}
+    return bool(getattr(config, "alibi", False)) or getattr(config, "model_type", "") in {
+        "bloom",
+        "mpt",
+    }
 
 
 def rope_is_per_layer(config: Any) -> bool:

@@ -1,4 +1,4 @@
-"""Resolve `model.source` (embedded, GGUF file, local folder or hub id) to a local safetensors folder."""
+"""Resolve `model.source` (embedded, GGUF, folder or hub id) to a local safetensors folder."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def resolve_model_source(spec: ModelSpec) -> ResolvedSource:
         if spec.gguf_file:
             return ResolvedSource(convert_gguf(path / spec.gguf_file), path.name, "gguf")
         if not (path / "config.json").is_file():
-            raise ModelSourceError(f"model.source: {path} has no config.json; is it a model folder?")
+            raise ModelSourceError(
+                f"model.source: {path} has no config.json; is it a model folder?"
+            )
         return ResolvedSource(path, path.name, "folder")
     if source.startswith((".", "/", "~")) or source.count("/") != 1:
         raise ModelSourceError(

@@ -54,4 +54,4 @@ def fit_embeddings(model: Any, tokenizer: Any) -> int:
         outputs = model.get_output_embeddings()
         if outputs is not None and outputs.weight.data_ptr() != inputs.data_ptr():
             outputs.weight[old:] = outputs.weight[:old].mean(dim=0, keepdim=True)
-    return len(tokenizer) - old
+    return int(len(tokenizer) - old)

@@ -44,7 +44,9 @@ class RunOutcome:
     manifest: dict[str, Any]
 
 
-def run_pipeline(recipe: Recipe, *, console: bool = True, catalog: Catalog | None = None) -> RunOutcome:
+def run_pipeline(
+    recipe: Recipe, *, console: bool = True, catalog: Catalog | None = None
+) -> RunOutcome:
     catalog = catalog or build_catalog()
     plan = make_plan(recipe, catalog)  # fails before anything is written
     run = create_run_folder(recipe.name, recipe.model_dump(mode="json"))
@@ -59,19 +61,33 @@ def run_pipeline(recipe: Recipe, *, console: bool = True, catalog: Catalog | Non
         current = "load"
         with phase(bus, "load", plan.model.name):
             tokenizer, new_tokens = load_tokenizer(Path(plan.model.path), recipe.model.tokenizer)
-            model = load_model(Path(plan.model.path), load_config(Path(plan.model.path)), recipe.model.dtype)
+            model = load_model(
+                Path(plan.model.path), load_config(Path(plan.model.path)), recipe.model.dtype
+            )
             fit_embeddings(model, tokenizer)
         current = "data"
         with phase(bus, "data", recipe.data.train) as summary:
             data = prepare_data(recipe.data, tokenizer)
             summary.update(data.stats.to_dict())
-            manifest["data"] = {"train": plan.data_train, "format": data.stats.format,
-                                "fingerprint": data.fingerprint, "stats": data.stats.to_dict()}
+            manifest["data"] = {
+                "train": plan.data_train,
+                "format": data.stats.format,
+                "fingerprint": data.fingerprint,
+                "stats": data.stats.to_dict(),
+            }
         current = "evaluate"
         with phase(bus, "evaluate", "base model") as summary:
-            base = measure(model, tokenizer, data.eval_rows, recipe.evaluate,
-                           plan.context.target_length, "base", bus, recipe.train.batch_size,
-                           recipe.train.seed)
+            base = measure(
+                model,
+                tokenizer,
+                data.eval_rows,
+                recipe.evaluate,
+                plan.context.target_length,
+                "base",
+                bus,
+                recipe.train.batch_size,
+                recipe.train.seed,
+            )
             summary.update(_flat(base))
         current = "context"
         with phase(bus, "context", f"{plan.context.engine} ×{plan.context.factor:g}") as summary:
@@ -89,14 +105,23 @@ def run_pipeline(recipe: Recipe, *, console: bool = True, catalog: Catalog | Non
         current = "train"
         with phase(bus, "train", f"{recipe.train.steps} steps") as summary:
             result = train_model(model, data.train_rows, recipe.train, bus, run.checkpoints)
-            manifest["train"].update(duration_s=result.duration_s, losses=result.losses,
-                                     tokens_per_s=result.tokens_per_s)
+            manifest["train"].update(
+                duration_s=result.duration_s, losses=result.losses, tokens_per_s=result.tokens_per_s
+            )
             summary.update(tokens_per_s=result.tokens_per_s, final_loss=result.losses[-1][1])
         current = "evaluate"
         with phase(bus, "evaluate", "grown model") as summary:
-            grown = measure(model, tokenizer, data.eval_rows, recipe.evaluate,
-                            plan.context.target_length, "grown", bus, recipe.train.batch_size,
-                            recipe.train.seed)
+            grown = measure(
+                model,
+                tokenizer,
+                data.eval_rows,
+                recipe.evaluate,
+                plan.context.target_length,
+                "grown",
+                bus,
+                recipe.train.batch_size,
+                recipe.train.seed,
+            )
             manifest["metrics"] = {"base": base, "grown": grown}
             summary.update(_flat(grown))
         current = "contracts"
@@ -104,20 +129,26 @@ def run_pipeline(recipe: Recipe, *, console: bool = True, catalog: Catalog | Non
             manifest["contracts"] = check_contracts(recipe.contracts, base, grown, bus)
         current = "export"
         with phase(bus, "export", str(run.path)):
-            manifest["exports"] = export_artifacts(model, tokenizer, run, recipe.export, manifest, bus)
+            manifest["exports"] = export_artifacts(
+                model, tokenizer, run, recipe.export, manifest, bus
+            )
             manifest["added_tokens"] = new_tokens
             manifest.update(status="completed", duration_s=time.perf_counter() - started)
             write_model_card(run, manifest)
             run.write_manifest(manifest)
             manifest["export_hooks"] = run_export_hooks(catalog, run, manifest)
             run.write_manifest(manifest)
-        bus.emit(RunFinished(status="completed", artifact_dir=str(run.path),
-                             duration_s=manifest["duration_s"]))
+        bus.emit(
+            RunFinished(
+                status="completed", artifact_dir=str(run.path), duration_s=manifest["duration_s"]
+            )
+        )
     except BaseException as exc:
         failed_phase = exc.phase if isinstance(exc, PhaseFailed) else current
         error = exc.error if isinstance(exc, PhaseFailed) else exc
-        manifest.update(status="failed", failed_phase=failed_phase,
-                        error=f"{type(error).__name__}: {error}")
+        manifest.update(
+            status="failed", failed_phase=failed_phase, error=f"{type(error).__name__}: {error}"
+        )
         run.write_manifest(manifest)
         if manifest.get("metrics") or manifest["train"].get("losses"):
             write_plots(run, manifest)  # what was measured stays inspectable
@@ -152,15 +183,23 @@ def _start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, 
         "recipe_name": recipe.name,
         "status": "running",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "base_model": {"source": recipe.model.source, "name": plan.model.name,
-                       "path": plan.model.path, "architecture": plan.model.architecture},
+        "base_model": {
+            "source": recipe.model.source,
+            "name": plan.model.name,
+            "path": plan.model.path,
+            "architecture": plan.model.architecture,
+        },
         "plan": plan.model_dump(mode="json"),
         "context": plan.context.model_dump(mode="json"),
         "train": {**recipe.train.model_dump(mode="json"), "seq_length": recipe.data.seq_length},
         "recipe": copy.deepcopy(recipe.model_dump(mode="json")),
-        "versions": {"scaler_wizard": __version__, "python": platform.python_version(),
-                     "torch": torch.__version__, "transformers": transformers.__version__,
-                     "peft": peft.__version__},
+        "versions": {
+            "scaler_wizard": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+        },
     }
 
 

@@ -15,14 +15,23 @@ from scaler_wizard.telemetry.events import ContractChecked, EvalCompleted, Progr
 
 
 def measure(
-    model: Any, tokenizer: Any, eval_rows: Sequence[Any], spec: EvaluateSpec,
-    target_length: int, which: str, bus: EventBus, batch_size: int, seed: int,
+    model: Any,
+    tokenizer: Any,
+    eval_rows: Sequence[Any],
+    spec: EvaluateSpec,
+    target_length: int,
+    which: str,
+    bus: EventBus,
+    batch_size: int,
+    seed: int,
 ) -> dict[str, Any]:
     """Held-out loss/perplexity and passkey accuracy per length for one model."""
     metrics: dict[str, Any] = {}
     if spec.held_out:
         held = evaluate_held_out(
-            model, eval_rows, batch_size=batch_size,
+            model,
+            eval_rows,
+            batch_size=batch_size,
             progress=_progress(bus, f"held-out loss ({which})", "rows"),
         )
         metrics["eval_loss"] = held.loss
@@ -32,7 +41,11 @@ def measure(
     if passkey is not None and (which == "grown" or passkey.baseline):
         lengths = passkey_lengths(passkey, target_length)
         result = run_passkey(
-            model, tokenizer, lengths, passkey.trials, seed=seed,
+            model,
+            tokenizer,
+            lengths,
+            passkey.trials,
+            seed=seed,
             progress=_progress(bus, f"passkey ({which})", "trials"),
         )
         metrics["passkey"] = {str(r.length): r.accuracy for r in result.lengths}
@@ -50,20 +63,24 @@ def check_contracts(
         checks.append(("finite_eval_loss", math.isfinite(loss), f"grown held-out loss {loss:.4f}"))
     if spec.max_eval_loss_increase is not None and loss is not None and "eval_loss" in base:
         delta = loss - base["eval_loss"]
-        checks.append((
-            "eval_loss_not_worse",
-            delta <= spec.max_eval_loss_increase,
-            f"held-out loss {base['eval_loss']:.4f} → {loss:.4f} (Δ {delta:+.4f}, "
-            f"allowed ≤ {spec.max_eval_loss_increase:+.4f})",
-        ))
+        checks.append(
+            (
+                "eval_loss_not_worse",
+                delta <= spec.max_eval_loss_increase,
+                f"held-out loss {base['eval_loss']:.4f} → {loss:.4f} (Δ {delta:+.4f}, "
+                f"allowed ≤ {spec.max_eval_loss_increase:+.4f})",
+            )
+        )
     if spec.min_passkey_accuracy is not None:
         accuracies = grown.get("passkey", {})
         worst = min(accuracies.values()) if accuracies else 0.0
-        checks.append((
-            "passkey_accuracy",
-            worst >= spec.min_passkey_accuracy,
-            f"lowest passkey accuracy {worst:.0%}, required ≥ {spec.min_passkey_accuracy:.0%}",
-        ))
+        checks.append(
+            (
+                "passkey_accuracy",
+                worst >= spec.min_passkey_accuracy,
+                f"lowest passkey accuracy {worst:.0%}, required ≥ {spec.min_passkey_accuracy:.0%}",
+            )
+        )
     for name, passed, detail in checks:
         bus.emit(ContractChecked(name=name, passed=passed, detail=detail))
     failed = [f"{name}: {detail}" for name, passed, detail in checks if not passed]

@@ -9,7 +9,7 @@ from typing import Any
 from scaler_wizard.artifacts.model_card import render_model_card
 from scaler_wizard.artifacts.run_folder import RunFolder
 from scaler_wizard.catalog import Catalog
-from scaler_wizard.evaluate.plots import plot_before_after, plot_loss_curve
+from scaler_wizard.evaluate.plots import before_after_metrics, plot_before_after, plot_loss_curve
 from scaler_wizard.recipe.spec import ExportSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import ArtifactExported
@@ -18,7 +18,11 @@ MERGE_PROBE = "Scaler Wizard checks that merging keeps the model's outputs uncha
 
 
 def export_artifacts(
-    model: Any, tokenizer: Any, run: RunFolder, spec: ExportSpec, manifest: dict[str, Any],
+    model: Any,
+    tokenizer: Any,
+    run: RunFolder,
+    spec: ExportSpec,
+    manifest: dict[str, Any],
     bus: EventBus,
 ) -> dict[str, Any]:
     """Write everything; each folder is staged and renamed so none is ever half-written."""
@@ -66,13 +70,21 @@ def write_plots(run: RunFolder, manifest: dict[str, Any]) -> list[str]:
         paths.append(str(plot_loss_curve(list(steps), list(values), run.plots / "loss.png")))
     metrics = manifest.get("metrics", {})
     if metrics.get("base") and metrics.get("grown"):
-        base, grown = _plottable(metrics["base"]), _plottable(metrics["grown"])
+        base, grown = before_after_metrics(metrics["base"]), before_after_metrics(metrics["grown"])
         paths.append(str(plot_before_after(base, grown, run.plots / "before_after.png")))
     return paths
 
 
 def write_model_card(run: RunFolder, manifest: dict[str, Any]) -> None:
-    (run.path / "README.md").write_text(render_model_card(manifest), encoding="utf-8")
+    files = sorted(
+        p.name + ("/" if p.is_dir() else "")
+        for p in run.path.iterdir()
+        if not p.name.startswith(".")
+    )
+    card = render_model_card(
+        manifest, files=[*files, "README.md"] if "README.md" not in files else files
+    )
+    (run.path / "README.md").write_text(card, encoding="utf-8")
 
 
 def run_export_hooks(catalog: Catalog, run: RunFolder, manifest: dict[str, Any]) -> dict[str, str]:
@@ -85,15 +97,6 @@ def run_export_hooks(catalog: Catalog, run: RunFolder, manifest: dict[str, Any])
         except Exception as exc:
             results[entry.name] = f"failed: {type(exc).__name__}: {exc}"
     return results
-
-
-def _plottable(metrics: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    if "eval_perplexity" in metrics:
-        out["held-out perplexity"] = float(metrics["eval_perplexity"])
-    for length, accuracy in metrics.get("passkey", {}).items():
-        out[f"passkey @{length}"] = float(accuracy)
-    return out
 
 
 def _staged(target: Path, write: Any) -> None:

@@ -11,7 +11,7 @@ from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import Phase, PhaseFinished, PhaseStarted
 
 
-class PhaseFailed(RuntimeError):
+class PhaseFailed(RuntimeError):  # noqa: N818 - reads as the event it mirrors
     def __init__(self, phase: str, error: BaseException) -> None:
         self.phase, self.error = phase, error
         super().__init__(f"{phase}: {error}")

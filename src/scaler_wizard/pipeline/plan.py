@@ -63,11 +63,16 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
     source = resolve_model_source(recipe.model)
     config = load_config(source.path)
     facts = ModelFacts(
-        name=source.name, kind=source.kind, path=str(source.path),
+        name=source.name,
+        kind=source.kind,
+        path=str(source.path),
         architecture=(config.architectures or [config.model_type])[0],
-        layers=config.num_hidden_layers, hidden_size=config.hidden_size,
-        vocab_size=config.vocab_size, native_length=native_context(config),
-        rope=read_rope(config), sliding_window=getattr(config, "sliding_window", None),
+        layers=config.num_hidden_layers,
+        hidden_size=config.hidden_size,
+        vocab_size=config.vocab_size,
+        native_length=native_context(config),
+        rope=read_rope(config),
+        sliding_window=getattr(config, "sliding_window", None),
     )
     try:
         context = plan_context(config, recipe.context, will_train=True, registry=catalog.context)
@@ -82,11 +87,18 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
         memory_gib=max((g.memory_gib for g in hardware.gpus), default=hardware.ram_gib),
         has_cuda=hardware.has_cuda,
     )
-    growth = [_resolve_step(step.strategy, opts, growth_context) for step, opts in
-              zip(recipe.growth, options, strict=True)]
+    growth = [
+        _resolve_step(step.strategy, opts, growth_context)
+        for step, opts in zip(recipe.growth, options, strict=True)
+    ]
     return RunPlan(
-        recipe_name=recipe.name, hardware=hardware, model=facts, context=context,
-        growth=growth, train_tokens=train_tokens, data_train=data_train,
+        recipe_name=recipe.name,
+        hardware=hardware,
+        model=facts,
+        context=context,
+        growth=growth,
+        train_tokens=train_tokens,
+        data_train=data_train,
     )
 
 

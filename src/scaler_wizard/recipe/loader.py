@@ -38,20 +38,26 @@ def parse_recipe(text: str, overrides: list[str] | None = None, source: str = "r
     return validate_recipe_dict(data, source, lines)
 
 
-def validate_recipe_dict(data: dict[str, Any], source: str = "recipe", lines: LineIndex | None = None) -> Recipe:
+def validate_recipe_dict(
+    data: dict[str, Any], source: str = "recipe", lines: LineIndex | None = None
+) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
         raise RecipeError(_problems(exc, Recipe, lines or {}), source) from None
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "--set") -> dict[str, Any]:
+def apply_overrides(
+    data: dict[str, Any], overrides: list[str], source: str = "--set"
+) -> dict[str, Any]:
     """Return a copy of `data` with each `a.b.0.c=value` applied; values are parsed as YAML."""
     result = copy.deepcopy(data)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise RecipeError([Problem(item, "an override must look like section.field=value")], "--set")
+            raise RecipeError(
+                [Problem(item, "an override must look like section.field=value")], "--set"
+            )
         value = yaml.safe_load(raw) if raw.strip() else ""
         parts = key.strip().split(".")
         target: Any = result
@@ -61,7 +67,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "-
     return result
 
 
-def format_validation_error(exc: ValidationError, model: type[BaseModel], prefix: str) -> list[Problem]:
+def format_validation_error(
+    exc: ValidationError, model: type[BaseModel], prefix: str
+) -> list[Problem]:
     """Problems for a nested options model, with paths prefixed (e.g. 'growth[0].options')."""
     problems = _problems(exc, model, {})
     return [Problem(f"{prefix}.{p.path}" if p.path else prefix, p.message) for p in problems]
@@ -72,7 +80,9 @@ def _child(target: Any, part: str, path: list[str]) -> Any:
         index = _index(part, target, path)
         return target[index]
     if not isinstance(target, dict):
-        raise RecipeError([Problem(".".join(path), "cannot set a field inside a plain value")], "--set")
+        raise RecipeError(
+            [Problem(".".join(path), "cannot set a field inside a plain value")], "--set"
+        )
     if target.get(part) is None:
         target[part] = {}
     return target[part]
@@ -84,13 +94,16 @@ def _assign(target: Any, part: str, value: Any, path: list[str]) -> None:
     elif isinstance(target, dict):
         target[part] = value
     else:
-        raise RecipeError([Problem(".".join(path), "cannot set a field inside a plain value")], "--set")
+        raise RecipeError(
+            [Problem(".".join(path), "cannot set a field inside a plain value")], "--set"
+        )
 
 
 def _index(part: str, items: list[Any], path: list[str]) -> int:
     if not part.isdigit() or int(part) >= len(items):
         raise RecipeError(
-            [Problem(".".join(path), f"list index must be 0..{len(items) - 1}, got {part!r}")], "--set"
+            [Problem(".".join(path), f"list index must be 0..{len(items) - 1}, got {part!r}")],
+            "--set",
         )
     return int(part)
 
@@ -130,13 +143,14 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[
     for part in loc:
         if isinstance(part, int):
             continue
-        field = current.model_fields.get(part) if isinstance(current, type) else None
+        is_model = isinstance(current, type) and issubclass(current, BaseModel)
+        field = current.model_fields.get(part) if is_model else None
         if field is None:
             return []
         current = _model_of(field.annotation)
         if current is None:
             return []
-    return sorted(current.model_fields) if isinstance(current, type) else []
+    return sorted(current.model_fields)
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

@@ -57,7 +57,9 @@ class GrowthStepSpec(Spec):
 class ContextSpec(Spec):
     """Target context window; the planner picks engine and factor unless they are given."""
 
-    engine: str = Field("auto", description="Context engine ('auto', 'none', 'yarn', 'linear', ...).")
+    engine: str = Field(
+        "auto", description="Context engine ('auto', 'none', 'yarn', 'linear', ...)."
+    )
     target_length: int | None = Field(None, gt=0, description="Target context in tokens.")
     scale: float | None = Field(
         None, gt=0, description="Target as a multiple of the model's native context."
@@ -149,9 +151,7 @@ class Recipe(Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
     model: ModelSpec = Field(default_factory=ModelSpec)
-    growth: list[GrowthStepSpec] = Field(
-        default_factory=lambda: [GrowthStepSpec(strategy="lora")]
-    )
+    growth: list[GrowthStepSpec] = Field(default_factory=lambda: [GrowthStepSpec(strategy="lora")])
     context: ContextSpec = Field(default_factory=ContextSpec)
     data: DataSpec
     train: TrainSpec = Field(default_factory=TrainSpec)

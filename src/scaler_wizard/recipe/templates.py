@@ -18,7 +18,9 @@ def _folder() -> Path:
 
 def template_names() -> list[str]:
     names = sorted(p.stem for p in _folder().glob("*.yaml"))
-    return sorted(names, key=lambda n: (n not in PERSONAS, PERSONAS.index(n) if n in PERSONAS else 0, n))
+    return sorted(
+        names, key=lambda n: (n not in PERSONAS, PERSONAS.index(n) if n in PERSONAS else 0, n)
+    )
 
 
 def template_path(name: str) -> Path:

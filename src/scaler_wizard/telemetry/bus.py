@@ -1,4 +1,4 @@
-"""The event bus: stamps the envelope and hands each event to every sink; a sink never breaks a run."""
+"""The event bus: stamps the envelope, hands each event to every sink; no sink breaks a run."""
 
 from __future__ import annotations
 

@@ -52,7 +52,10 @@ class ConsoleSink:
         progress = self._ensure_progress()
         if "train" in self._tasks:
             d = event.data
-            stats = f"loss {d['loss']:.3f} · {d['tokens_per_s']:.0f} tok/s · lr {d['learning_rate']:.1e}"
+            stats = (
+                f"loss {d['loss']:.3f} · {d['tokens_per_s']:.0f} tok/s · "
+                f"lr {d['learning_rate']:.1e}"
+            )
             progress.update(self._tasks["train"], completed=event.step, stats=stats)
 
     def _ensure_progress(self) -> Progress:

@@ -18,7 +18,7 @@ def trainable_state(model: Any) -> dict[str, Any]:
 def save_checkpoint(
     folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any, extra: dict[str, Any]
 ) -> Path:
-    """Write `folder/step-NNNNNN` through a staging folder and a rename, so it is whole or absent."""
+    """Write `folder/step-NNNNNN` via a staging folder and a rename: whole or absent."""
     import torch
     from safetensors.torch import save_file
 

@@ -19,9 +19,14 @@ from scaler_wizard.train.schedule import lr_multiplier
 
 
 class Row(Protocol):
-    input_ids: list[int]
-    labels: list[int]
-    position_ids: list[int]
+    @property
+    def input_ids(self) -> list[int]: ...
+
+    @property
+    def labels(self) -> list[int]: ...
+
+    @property
+    def position_ids(self) -> list[int]: ...
 
 
 @dataclass
@@ -50,7 +55,10 @@ def train_model(
         model.enable_input_require_grads()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
-        params, lr=spec.learning_rate, weight_decay=spec.weight_decay, betas=(0.9, 0.95),
+        params,
+        lr=spec.learning_rate,
+        weight_decay=spec.weight_decay,
+        betas=(0.9, 0.95),
         fused=torch.cuda.is_available(),
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -82,16 +90,25 @@ def train_model(
             now = time.perf_counter()
             mean_loss = window_loss / max(window_tokens, 1)
             result.losses.append((step + 1, mean_loss))
-            bus.emit(StepLogged(
-                loss=mean_loss, grad_norm=grad_norm, learning_rate=scheduler.get_last_lr()[0],
-                tokens_per_s=seen_tokens / (now - started), memory_gib=_memory_gib(),
-                eta_s=(now - started) / (step + 1) * (spec.steps - step - 1),
-                label_tokens=window_tokens,
-            ))
+            bus.emit(
+                StepLogged(
+                    loss=mean_loss,
+                    grad_norm=grad_norm,
+                    learning_rate=scheduler.get_last_lr()[0],
+                    tokens_per_s=seen_tokens / (now - started),
+                    memory_gib=_memory_gib(),
+                    eta_s=(now - started) / (step + 1) * (spec.steps - step - 1),
+                    label_tokens=window_tokens,
+                )
+            )
             window_loss, window_tokens = 0.0, 0
         if (step + 1) % spec.checkpoint_every == 0 and step + 1 < spec.steps:
             path = save_checkpoint(
-                checkpoint_dir, step + 1, accelerator.unwrap_model(model), optimizer, scheduler,
+                checkpoint_dir,
+                step + 1,
+                accelerator.unwrap_model(model),
+                optimizer,
+                scheduler,
                 {"seed": spec.seed},
             )
             bus.emit(CheckpointSaved(path=str(path)))
@@ -118,8 +135,12 @@ def accumulate_gradients(
     for batch in micro_batches:
         batch = {k: v.to(device) if device is not None else v for k, v in batch.items()}
         loss_sum, _ = label_loss_sum(
-            model, batch["input_ids"], batch["labels"], batch["position_ids"],
-            chunk_tokens=chunk_tokens, recompute_chunks=True,
+            model,
+            batch["input_ids"],
+            batch["labels"],
+            batch["position_ids"],
+            chunk_tokens=chunk_tokens,
+            recompute_chunks=True,
         )
         backward(loss_sum / max(step_tokens, 1))
         step_loss += float(loss_sum.detach())
@@ -127,7 +148,7 @@ def accumulate_gradients(
 
 
 def _batch_order(n_rows: int, spec: TrainSpec) -> Any:
-    """Endless micro-batch index groups: a seeded shuffle per epoch, one group per optimizer step."""
+    """Endless micro-batch index groups: seeded shuffle per epoch, one group per step."""
     rng = random.Random(spec.seed)
     order: list[int] = []
     while True:
