@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from data_helpers import chat, write_jsonl
 
-from conftest import SHARED_DATA
 from scaler_wizard.data import PreparedData, prepare_data
 from scaler_wizard.data.packing import PackedRow
 from scaler_wizard.recipe.spec import DataSpec
+from tiny_models import SHARED_DATA
 
 RECORDS = [
     chat(f"Question {i}: what is {i} + {i}?", f"It is {2 * i}. The sky is blue.") for i in range(20)
