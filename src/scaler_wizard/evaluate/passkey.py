@@ -202,7 +202,9 @@ def run_passkey(
                 samples: list[PasskeySample] = []
                 for depth in depths:
                     key = rng.randint(10_000, 99_999)
-                    prompt = build_passkey_prompt(tokenizer, length, depth, key)
+                    # Prompt and answer together fit the tested window.
+                    budget = length - MAX_NEW_TOKENS
+                    prompt = build_passkey_prompt(tokenizer, budget, depth, key)
                     generated = generate_continuation(model, tokenizer, prompt.text)
                     samples.append(
                         PasskeySample(

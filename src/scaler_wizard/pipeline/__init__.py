@@ -100,7 +100,10 @@ def run_pipeline(
         current = "grow"
         with phase(bus, "grow") as summary:
             model, reports = _grow(model, plan, catalog)
-            manifest["growth"] = [r.model_dump() for r in reports]
+            manifest["growth"] = [
+                {**r.model_dump(), "options": step.options}
+                for r, step in zip(reports, plan.growth, strict=True)
+            ]
             summary["trainable"] = reports[-1].trainable
         current = "train"
         with phase(bus, "train", f"{recipe.train.steps} steps") as summary:
