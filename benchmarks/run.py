@@ -15,8 +15,16 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sft_stdlib.jsonl"
 
 
 def measure(mode: str, data: Path, steps: int) -> dict[str, float]:
-    command = [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"),
-               "--mode", mode, "--data", str(data), "--steps", str(steps)]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "train_throughput.py"),
+        "--mode",
+        mode,
+        "--data",
+        str(data),
+        "--steps",
+        str(steps),
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -40,7 +48,7 @@ def main() -> None:
     )
     args.out.write_text(f"""# Benchmarks
 
-Measured by `make bench` ({datetime.now(UTC):%Y-%m-%d}, {platform.processor() or platform.machine()},
+Measured by `make bench` ({datetime.now(UTC):%Y-%m-%d}, {platform.machine()},
 {_cores()} cores, Python {platform.python_version()}). Numbers come from one run on a shared
 machine; compare the ratio, which both sides share, rather than absolute speeds.
 

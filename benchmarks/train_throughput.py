@@ -53,7 +53,9 @@ def main() -> None:
     rows = pack_examples(records, args.seq_length, pad_token_id=tokenizer.pad_token_id)
     n_steps = -(-len(rows) // args.batch_size)
     if args.mode == "scaler-wizard":
-        batches: list[Any] = [rows[i : i + args.batch_size] for i in range(0, len(rows), args.batch_size)]
+        batches: list[Any] = [
+            rows[i : i + args.batch_size] for i in range(0, len(rows), args.batch_size)
+        ]
         step = _packed_step
     else:
         # The same records per step on average, so both modes see the same real tokens.
@@ -68,11 +70,18 @@ def main() -> None:
         optimizer.zero_grad()
         real, labels = real + r, labels + n
     elapsed = time.perf_counter() - started
-    print(json.dumps({
-        "mode": args.mode, "steps": min(args.steps, len(batches)), "seconds": elapsed,
-        "real_tokens_per_s": real / elapsed, "label_tokens_per_s": labels / elapsed,
-        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-    }))
+    print(
+        json.dumps(
+            {
+                "mode": args.mode,
+                "steps": min(args.steps, len(batches)),
+                "seconds": elapsed,
+                "real_tokens_per_s": real / elapsed,
+                "label_tokens_per_s": labels / elapsed,
+                "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            }
+        )
+    )
 
 
 def _trim(row: Any) -> Any:
