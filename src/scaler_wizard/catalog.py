@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from scaler_wizard.context import register_context_engines
+from scaler_wizard.data.formats import convert_file
+from scaler_wizard.evaluate.held_out import evaluate_held_out
+from scaler_wizard.evaluate.passkey import run_passkey
 from scaler_wizard.growth import GrowthStrategy, register_growth_strategies
+from scaler_wizard.recipe.spec import PasskeySpec
 from scaler_wizard.registry import Registry
+from scaler_wizard.telemetry.console_sink import ConsoleSink
+from scaler_wizard.telemetry.jsonl_sink import JsonlSink
 
 PLUGIN_GROUP = "scaler_wizard.plugins"
 ExportHook = Callable[[Any, dict[str, Any]], None]
@@ -52,33 +59,29 @@ def build_catalog(load_plugins: bool = True) -> Catalog:
     catalog = Catalog()
     register_growth_strategies(catalog.growth)
     register_context_engines(catalog.context)
-    _register_builtin_descriptions(catalog)
+    _register_builtins(catalog)
     if load_plugins:
         _load_plugins(catalog)
     return catalog
 
 
-def _register_builtin_descriptions(catalog: Catalog) -> None:
-    """Entries whose implementation is a pipeline step rather than a pluggable function yet."""
+def _register_builtins(catalog: Catalog) -> None:
+    """Data formats, evaluators and sinks; each entry's implementation is the real one."""
     formats = {
         "messages": "OpenAI chat records {messages: [{role, content}]}, multi-turn kept whole.",
         "alpaca": "Instruction records {instruction, input, output}.",
         "text": "Plain text: JSONL {text} records or .txt/.md files split into passages.",
     }
     for name, summary in formats.items():
-        catalog.data.register(name, NoOptions, _described, summary)
+        catalog.data.register(name, NoOptions, partial(convert_file, requested=name), summary)
     catalog.evaluators.register(
-        "held_out", NoOptions, _described, "Held-out loss and perplexity, base vs grown."
+        "held_out", NoOptions, evaluate_held_out, "Held-out loss and perplexity, base vs grown."
     )
     catalog.evaluators.register(
-        "passkey", NoOptions, _described, "Passkey retrieval at the target context (greedy)."
+        "passkey", PasskeySpec, run_passkey, "Passkey retrieval at the target context (greedy)."
     )
-    catalog.sinks.register("jsonl", NoOptions, _described, "events.jsonl in the run folder.")
-    catalog.sinks.register("console", NoOptions, _described, "Rich progress and phase lines.")
-
-
-def _described(*_: Any) -> None:
-    """Placeholder implementation for entries that are fixed pipeline steps."""
+    catalog.sinks.register("jsonl", NoOptions, JsonlSink, "events.jsonl in the run folder.")
+    catalog.sinks.register("console", NoOptions, ConsoleSink, "Rich progress and phase lines.")
 
 
 def _load_plugins(catalog: Catalog) -> None:
