@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from scaler_wizard.context import register_context_engines
-from scaler_wizard.data.formats import convert_file
+from scaler_wizard.data.formats import Format, convert_file
 from scaler_wizard.evaluate.held_out import evaluate_held_out
 from scaler_wizard.evaluate.passkey import run_passkey
 from scaler_wizard.growth import GrowthStrategy, register_growth_strategies
@@ -67,7 +67,7 @@ def build_catalog(load_plugins: bool = True) -> Catalog:
 
 def _register_builtins(catalog: Catalog) -> None:
     """Data formats, evaluators and sinks; each entry's implementation is the real one."""
-    formats = {
+    formats: dict[Format, str] = {
         "messages": "OpenAI chat records {messages: [{role, content}]}, multi-turn kept whole.",
         "alpaca": "Instruction records {instruction, input, output}.",
         "text": "Plain text: JSONL {text} records or .txt/.md files split into passages.",
