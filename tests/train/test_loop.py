@@ -101,3 +101,21 @@ def test_schedule_warms_up_then_decays() -> None:
     assert values[:4] == [0.25, 0.5, 0.75, 1.0]
     assert all(a >= b for a, b in itertools.pairwise(values[3:]))
     assert abs(values[-1] - 0.1) < 0.02
+
+
+def test_strategies_can_ask_for_lr_groups_and_step_hooks(tiny_model: Any, tmp_path: Path) -> None:
+    from scaler_wizard.growth import TrainingNeeds
+    from scaler_wizard.train.loop import param_groups
+
+    model, _ = apply_lora(tiny_model, LoraOptions(r=4, dropout=0.0), CONTEXT)
+    groups = param_groups(model, 1e-3, {"lora_B": 16.0})
+    assert sorted(g["lr"] for g in groups) == [1e-3, 16e-3]
+    assert all(
+        "lora_B" in n
+        for n, p in model.named_parameters()
+        if any(p is q for q in next(g for g in groups if g["lr"] == 16e-3)["params"])
+    )
+    seen: list[int] = []
+    needs = TrainingNeeds(step_hooks=[seen.append], lr_multipliers={"lora_B": 16.0})
+    train_model(model, rows(2), TrainSpec(steps=3, batch_size=1), EventBus("t"), tmp_path, needs)
+    assert seen == [1, 2, 3]

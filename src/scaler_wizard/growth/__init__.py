@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scaler_wizard.growth.base import GrowthContext, GrowthReport, GrowthStrategy
+from scaler_wizard.growth.base import GrowthContext, GrowthReport, GrowthStrategy, TrainingNeeds
 from scaler_wizard.growth.lora import LoraOptions, apply_lora
 from scaler_wizard.registry import Registry
 
@@ -16,4 +16,10 @@ def register_growth_strategies(registry: Registry[GrowthStrategy]) -> None:
     )
 
 
-__all__ = ["GrowthContext", "GrowthReport", "GrowthStrategy", "register_growth_strategies"]
+__all__ = [
+    "GrowthContext",
+    "GrowthReport",
+    "GrowthStrategy",
+    "TrainingNeeds",
+    "register_growth_strategies",
+]

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
 
+@dataclass
+class TrainingNeeds:
+    """What a strategy asks of the training loop, beyond training its trainable parameters."""
+
+    # Called after every optimizer step with the 1-based step number (e.g. AdaLoRA's rank
+    # reallocation); `total_steps` is known before training starts.
+    step_hooks: list[Callable[[int], None]] = field(default_factory=list)
+    # Parameter-name substring → learning-rate multiplier (e.g. LoRA+ trains `lora_B` faster).
+    lr_multipliers: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class GrowthContext:
-    """Facts a strategy may need beyond the model: planned training size, hardware."""
+    """Facts a strategy may need beyond the model: planned training size, hardware.
+
+    `needs` is shared by every strategy of a run; strategies add to it, the loop honours it.
+    """
 
     train_tokens: int
     memory_gib: float
     has_cuda: bool
+    total_steps: int = 0
+    needs: TrainingNeeds = field(default_factory=TrainingNeeds)
 
 
 class GrowthReport(BaseModel):

@@ -16,7 +16,7 @@ from scaler_wizard.artifacts.run_folder import RunFolder, create_run_folder
 from scaler_wizard.catalog import Catalog, build_catalog
 from scaler_wizard.context import apply_context_plan
 from scaler_wizard.data import prepare_data
-from scaler_wizard.growth import GrowthContext
+from scaler_wizard.growth import GrowthContext, TrainingNeeds
 from scaler_wizard.models.loader import load_config, load_model
 from scaler_wizard.models.tokenizer_prep import fit_embeddings, load_tokenizer
 from scaler_wizard.pipeline.evaluation import check_contracts, measure
@@ -99,7 +99,7 @@ def run_pipeline(
             summary["max_position_embeddings"] = model.config.max_position_embeddings
         current = "grow"
         with phase(bus, "grow") as summary:
-            model, reports = _grow(model, plan, catalog)
+            model, reports, needs = _grow(model, plan, catalog, recipe.train.steps)
             manifest["growth"] = [
                 {**r.model_dump(), "options": step.options}
                 for r, step in zip(reports, plan.growth, strict=True)
@@ -107,7 +107,7 @@ def run_pipeline(
             summary["trainable"] = reports[-1].trainable
         current = "train"
         with phase(bus, "train", f"{recipe.train.steps} steps") as summary:
-            result = train_model(model, data.train_rows, recipe.train, bus, run.checkpoints)
+            result = train_model(model, data.train_rows, recipe.train, bus, run.checkpoints, needs)
             manifest["train"].update(
                 duration_s=result.duration_s, losses=result.losses, tokens_per_s=result.tokens_per_s
             )
@@ -162,8 +162,11 @@ def run_pipeline(
     return RunOutcome(run, manifest)
 
 
-def _grow(model: Any, plan: RunPlan, catalog: Catalog) -> tuple[Any, list[Any]]:
+def _grow(
+    model: Any, plan: RunPlan, catalog: Catalog, total_steps: int
+) -> tuple[Any, list[Any], TrainingNeeds]:
     context = GrowthContext(
+        total_steps=total_steps,
         train_tokens=plan.train_tokens,
         memory_gib=max((g.memory_gib for g in plan.hardware.gpus), default=plan.hardware.ram_gib),
         has_cuda=plan.hardware.has_cuda,
@@ -173,7 +176,7 @@ def _grow(model: Any, plan: RunPlan, catalog: Catalog) -> tuple[Any, list[Any]]:
         entry = catalog.growth.get(step.strategy)
         model, report = entry.impl(model, entry.options.model_validate(step.options), context)
         reports.append(report)
-    return model, reports
+    return model, reports, context.needs
 
 
 def _start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scaler_wizard.evaluate.loss import label_loss_sum
+from scaler_wizard.growth.base import TrainingNeeds
 from scaler_wizard.recipe.spec import TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import CheckpointSaved, ProgressUpdated, StepLogged
@@ -39,7 +40,12 @@ class TrainResult:
 
 
 def train_model(
-    model: Any, rows: Sequence[Row], spec: TrainSpec, bus: EventBus, checkpoint_dir: Path
+    model: Any,
+    rows: Sequence[Row],
+    spec: TrainSpec,
+    bus: EventBus,
+    checkpoint_dir: Path,
+    needs: TrainingNeeds | None = None,
 ) -> TrainResult:
     import torch
     from accelerate import Accelerator
@@ -53,9 +59,10 @@ def train_model(
     if spec.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
+    needs = needs or TrainingNeeds()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
-        params,
+        param_groups(model, spec.learning_rate, needs.lr_multipliers),
         lr=spec.learning_rate,
         weight_decay=spec.weight_decay,
         betas=(0.9, 0.95),
@@ -82,6 +89,8 @@ def train_model(
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+        for hook in needs.step_hooks:
+            hook(step + 1)
         bus.step = step + 1
         window_loss += step_loss
         window_tokens += step_tokens
@@ -116,6 +125,19 @@ def train_model(
     result.duration_s = time.perf_counter() - started
     result.tokens_per_s = seen_tokens / max(result.duration_s, 1e-9)
     return result
+
+
+def param_groups(
+    model: Any, learning_rate: float, multipliers: dict[str, float]
+) -> list[dict[str, Any]]:
+    """Trainable parameters grouped by learning rate; the first matching substring wins."""
+    groups: dict[float, list[Any]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        factor = next((f for key, f in multipliers.items() if key in name), 1.0)
+        groups.setdefault(factor, []).append(param)
+    return [{"params": ps, "lr": learning_rate * f} for f, ps in groups.items()]
 
 
 def accumulate_gradients(
