@@ -13,11 +13,15 @@ from pydantic import BaseModel, Field
 class TrainingNeeds:
     """What a strategy asks of the training loop, beyond training its trainable parameters."""
 
-    # Called after every optimizer step with the 1-based step number (e.g. AdaLoRA's rank
-    # reallocation); `total_steps` is known before training starts.
+    # Called after each optimizer step, before gradients are cleared, with the 1-based step
+    # number (e.g. AdaLoRA's rank reallocation reads the gradients).
     step_hooks: list[Callable[[int], None]] = field(default_factory=list)
     # Parameter-name substring → learning-rate multiplier (e.g. LoRA+ trains `lora_B` faster).
     lr_multipliers: dict[str, float] = field(default_factory=dict)
+    # Extra loss terms (e.g. AdaLoRA's orthogonality penalty), added once per optimizer step.
+    loss_terms: list[Callable[[], Any]] = field(default_factory=list)
+    # Called after training; each returns facts for the manifest (e.g. final AdaLoRA ranks).
+    final_reports: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

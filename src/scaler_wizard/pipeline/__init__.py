@@ -111,6 +111,8 @@ def run_pipeline(
             manifest["train"].update(
                 duration_s=result.duration_s, losses=result.losses, tokens_per_s=result.tokens_per_s
             )
+            if result.final_reports:
+                manifest["growth_after_training"] = result.final_reports
             summary.update(tokens_per_s=result.tokens_per_s, final_loss=result.losses[-1][1])
         current = "evaluate"
         with phase(bus, "evaluate", "grown model") as summary:

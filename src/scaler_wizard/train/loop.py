@@ -37,6 +37,7 @@ class TrainResult:
     tokens_per_s: float
     label_tokens: int
     losses: list[tuple[int, float]] = field(default_factory=list)
+    final_reports: dict[str, Any] = field(default_factory=dict)
 
 
 def train_model(
@@ -82,15 +83,20 @@ def train_model(
     for step in range(spec.steps):
         micro = [collate_rows([rows[i] for i in idx]) for idx in next(batches)]
         step_loss, step_tokens = accumulate_gradients(
-            model, micro, spec.loss_chunk_tokens, accelerator.backward, accelerator.device
+            model,
+            micro,
+            spec.loss_chunk_tokens,
+            accelerator.backward,
+            accelerator.device,
+            needs.loss_terms,
         )
         seen_tokens += sum(b["input_ids"].numel() for b in micro)
         grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
         optimizer.step()
         scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
         for hook in needs.step_hooks:
             hook(step + 1)
+        optimizer.zero_grad(set_to_none=True)
         bus.step = step + 1
         window_loss += step_loss
         window_tokens += step_tokens
@@ -122,6 +128,8 @@ def train_model(
             )
             bus.emit(CheckpointSaved(path=str(path)))
     model.eval()
+    for report in needs.final_reports:
+        result.final_reports.update(report())
     result.duration_s = time.perf_counter() - started
     result.tokens_per_s = seen_tokens / max(result.duration_s, 1e-9)
     return result
@@ -146,6 +154,7 @@ def accumulate_gradients(
     chunk_tokens: int,
     backward: Callable[[Any], None],
     device: Any = None,
+    loss_terms: Sequence[Callable[[], Any]] = (),
 ) -> tuple[float, int]:
     """Backward over the micro-batches of one optimizer step; returns (summed loss, label tokens).
 
@@ -154,7 +163,7 @@ def accumulate_gradients(
     """
     step_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro_batches)
     step_loss = 0.0
-    for batch in micro_batches:
+    for index, batch in enumerate(micro_batches):
         batch = {k: v.to(device) if device is not None else v for k, v in batch.items()}
         loss_sum, _ = label_loss_sum(
             model,
@@ -164,7 +173,10 @@ def accumulate_gradients(
             chunk_tokens=chunk_tokens,
             recompute_chunks=True,
         )
-        backward(loss_sum / max(step_tokens, 1))
+        loss = loss_sum / max(step_tokens, 1)
+        if index == 0:  # regularisers act on weights, once per optimizer step
+            loss = loss + sum((term() for term in loss_terms), loss.new_zeros(()))
+        backward(loss)
         step_loss += float(loss_sum.detach())
     return step_loss, step_tokens
 
