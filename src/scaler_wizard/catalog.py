@@ -87,8 +87,14 @@ def _register_builtins(catalog: Catalog) -> None:
 def _load_plugins(catalog: Catalog) -> None:
     for ep in entry_points(group=PLUGIN_GROUP):
         origin = ep.dist.name if ep.dist is not None else ep.value
+        registries = catalog.sections().values()
+        for registry in registries:
+            registry.default_origin = origin
         try:
             register = ep.load()
             register(catalog)
         except Exception as exc:  # one broken plugin must not take the tool down
             catalog.plugin_errors[origin] = f"{type(exc).__name__}: {exc}"
+        finally:
+            for registry in registries:
+                registry.default_origin = "built-in"

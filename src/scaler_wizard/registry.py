@@ -38,6 +38,7 @@ class Registry(Generic[ImplT]):
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self.default_origin = "built-in"  # set to a plugin's name while it registers
         self._entries: dict[str, Entry[ImplT]] = {}
 
     def register(
@@ -46,13 +47,13 @@ class Registry(Generic[ImplT]):
         options: type[BaseModel],
         impl: ImplT,
         summary: str,
-        origin: str = "built-in",
+        origin: str | None = None,
     ) -> None:
         if name in self._entries:
             raise ValueError(
                 f"{self.kind} {name!r} is already registered by {self._entries[name].origin}"
             )
-        self._entries[name] = Entry(name, summary, options, impl, origin)
+        self._entries[name] = Entry(name, summary, options, impl, origin or self.default_origin)
 
     def get(self, name: str) -> Entry[ImplT]:
         try:

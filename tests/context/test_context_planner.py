@@ -203,7 +203,7 @@ def test_options_ignored_when_nothing_to_extend(registry: Any, make_llama: Any) 
 
 
 def test_registry_summaries(registry: Any) -> None:
-    assert registry.names() == ["none", "yarn", "linear", "dynamic", "ntk", "llama3"]
+    assert registry.names() == ["none", "yarn", "linear", "dynamic", "ntk", "llama3", "self_extend"]
     assert all(entry.summary and "\n" not in entry.summary for entry in registry)
 
 

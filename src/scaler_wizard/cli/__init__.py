@@ -79,18 +79,38 @@ def plan(
         render_plan(out, result)
 
 
+PAUSED_EXIT_CODE = 3
+
+
 @app.command()
 def grow(
-    recipe: RecipeArg, set_: SetOpt = None, quiet: bool = typer.Option(False, "--quiet")
+    recipe: Annotated[
+        str | None, typer.Argument(help="Recipe YAML file or template name (see `recipes list`).")
+    ] = None,
+    set_: SetOpt = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue this run from its latest checkpoint.")
+    ] = None,
+    quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
-    """Run a recipe end to end and leave an artifact in the workspace."""
-    from scaler_wizard.cli.render import render_outcome
-    from scaler_wizard.pipeline import PhaseFailed, run_pipeline
+    """Run a recipe end to end and leave an artifact in the workspace.
 
-    spec = _load(recipe, set_)
+    SIGTERM or Ctrl-C saves a checkpoint and pauses (exit code 3); `--resume RUN` continues.
+    """
+    from scaler_wizard.cli.render import render_outcome
+    from scaler_wizard.pipeline import PhaseFailed, ResumeError, resume_pipeline, run_pipeline
+
+    if (recipe is None) == (resume is None):
+        _fail("give a recipe to start a run, or --resume RUN to continue one (not both)")
+    errors: tuple[type[BaseException], ...] = (*_user_errors(), ResumeError, FileNotFoundError)
     try:
-        outcome = run_pipeline(spec, console=not quiet)
-    except _user_errors() as exc:
+        if resume is not None:
+            if set_:
+                _fail("--set cannot change a run being resumed; its recipe.yaml is used as is")
+            outcome = resume_pipeline(resume, console=not quiet)
+        else:
+            outcome = run_pipeline(_load(recipe or "", set_), console=not quiet)
+    except errors as exc:
         _fail(str(exc))
     except PhaseFailed as exc:
         user = isinstance(exc.error, _user_errors())
@@ -100,6 +120,9 @@ def grow(
             2 if user else 1,
         )
     render_outcome(out, outcome.run.path, outcome.manifest)
+    if outcome.status == "paused":
+        out.print(f"paused: continue with `scaler-wizard grow --resume {outcome.run.run_id}`")
+        raise typer.Exit(PAUSED_EXIT_CODE)
 
 
 @app.command("eval")
@@ -111,18 +134,72 @@ def evaluate(
     ] = None,
     trials: Annotated[int, typer.Option(min=1)] = 1,
     records: Annotated[int, typer.Option(min=1, help="Records of --data to score.")] = 48,
+    long_doc: Annotated[
+        list[Path] | None,
+        typer.Option(help="Plain-text file for long-document perplexity (repeatable)."),
+    ] = None,
+    max_length: Annotated[
+        int | None, typer.Option(min=2, help="Tokens per long document; default: model window.")
+    ] = None,
+    bucket_size: Annotated[int, typer.Option(min=1, help="Positions per PPL bucket.")] = 1024,
+    stride: Annotated[
+        int | None, typer.Option(min=1, help="Sliding-window stride (default: one pass).")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(min=2, help="Sliding window; default: model window.")
+    ] = None,
+    needle_lengths: Annotated[
+        str | None, typer.Option(help="Needle prompt lengths, comma-separated: 1024,2048.")
+    ] = None,
+    needle_depths: Annotated[
+        str | None, typer.Option(help="Needle depths in percent: 0,25,50,75,100 (default).")
+    ] = None,
+    needle_trials: Annotated[int, typer.Option(min=1, help="Numbers per needle cell.")] = 1,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder for long_ppl.json, needle.json, needle_heatmap.png; "
+            "default: the run's eval/, else ./eval-<timestamp>/.",
+        ),
+    ] = None,
 ) -> None:
-    """Measure a model: held-out loss/perplexity on a file, passkey retrieval at given lengths."""
-    from scaler_wizard.cli.evaluate_command import evaluate_model
+    """Measure a model: held-out loss, passkey, long-document perplexity, needle grid.
 
-    if data is None and not passkey_length:
-        _fail("give --data and/or --passkey-length")
-    errors: tuple[type[BaseException], ...] = (*_user_errors(), FileNotFoundError)
+    Metrics go to stdout as JSON; the long-document table goes to stderr.
+    """
+    from scaler_wizard.cli.evaluate_command import (
+        LongContextOptions,
+        evaluate_model,
+        parse_depth_percents,
+        parse_int_list,
+        render_long_ppl,
+    )
+
     try:
-        metrics = evaluate_model(model, data, passkey_length or [], trials, records)
+        options = LongContextOptions(
+            documents=long_doc or [],
+            max_length=max_length,
+            bucket_size=bucket_size,
+            stride=stride,
+            window=window,
+            needle_lengths=parse_int_list(needle_lengths),
+            needle_depths=parse_depth_percents(needle_depths),
+            needle_trials=needle_trials,
+            out_dir=out_dir,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    if data is None and not passkey_length and not options.wanted:
+        _fail("give --data, --passkey-length, --long-doc and/or --needle-lengths")
+    errors: tuple[type[BaseException], ...] = (*_user_errors(), FileNotFoundError, ValueError)
+    try:
+        report = evaluate_model(model, data, passkey_length or [], trials, records, options)
     except errors as exc:
         _fail(str(exc))
-    out.print_json(data=metrics)
+    if report.long_ppl is not None:
+        render_long_ppl(err, report.long_ppl, options.documents)
+    out.print_json(data=report.metrics)
 
 
 @recipes_app.command("list")

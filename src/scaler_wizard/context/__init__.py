@@ -13,7 +13,7 @@ from scaler_wizard.context.base import (
     RopeGeometry,
     RopeUpdate,
 )
-from scaler_wizard.context.engines import dynamic, linear, llama3, none, ntk, yarn
+from scaler_wizard.context.engines import dynamic, linear, llama3, none, ntk, self_extend, yarn
 from scaler_wizard.context.plan import ContextPlan, ContextPlanError
 from scaler_wizard.context.planner import plan_context
 from scaler_wizard.registry import Registry
@@ -41,6 +41,12 @@ def register_context_engines(registry: Registry[ContextEngine]) -> None:
     registry.register("dynamic", dynamic.DynamicOptions, dynamic.dynamic_engine, dynamic.SUMMARY)
     registry.register("ntk", NoOptions, ntk.ntk_engine, ntk.SUMMARY)
     registry.register("llama3", llama3.Llama3Options, llama3.llama3_engine, llama3.SUMMARY)
+    registry.register(
+        "self_extend",
+        self_extend.SelfExtendOptions,
+        self_extend.self_extend_engine,
+        self_extend.SUMMARY,
+    )
 
 
 def default_context_registry() -> Registry[ContextEngine]:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from scaler_wizard.context.base import ContextEngine, RopeGeometry
+from scaler_wizard.context.engines import self_extend
 from scaler_wizard.context.non_rope import plan_without_rope
 from scaler_wizard.context.plan import ContextPlan, ContextPlanError, resolve_target
 from scaler_wizard.context.quirks import sliding_window_update
@@ -74,7 +75,15 @@ def plan_context(
     s = target / native
     name, reasons, warnings = _choose(spec.engine, s, will_train)
     entry = registry.get(name)
-    update = entry.impl(geometry, target, _options(entry, spec, chosen_by_auto=explicit is None))
+    if name == "self_extend" and will_train:
+        raise ContextPlanError(
+            "context.engine 'self_extend' is a training-free attention patch for inference "
+            "only: the trainer does not apply it, so fine-tuning would adapt the model to "
+            "positions it will not see at inference; use 'yarn' for training",
+            "context.engine",
+        )
+    options = _options(entry, spec, chosen_by_auto=explicit is None)
+    update = entry.impl(geometry, target, options)
     if update.inference_only and will_train:
         raise ContextPlanError(
             f"context.engine {name!r} changes frequencies with the batch length, so training "
@@ -88,6 +97,8 @@ def plan_context(
     if explicit is not None and target < current:
         warnings.append(f"this lowers the context the config allowed from {current} to {target}")
     updates, sw_reasons, sw_warnings = sliding_window_update(config, target)
+    if name == "self_extend":  # the patch's G/w travel in the config (patch_from_config)
+        updates = {**updates, **self_extend.self_extend_config_updates(geometry, target, options)}
     return ContextPlan(
         **base,
         engine=name,

@@ -55,3 +55,32 @@ def label_loss_sum(
         else:
             total = total + chunk_loss(h, y)
     return total, int(wanted.numel())
+
+
+def token_nll(
+    model: Any,
+    input_ids: torch.Tensor,
+    position_ids: torch.Tensor | None = None,
+    chunk_tokens: int = 1024,
+) -> torch.Tensor:
+    """Per-position next-token NLL, float32 [batch, tokens - 1]: entry t scores token t + 1.
+
+    The LM head runs on `chunk_tokens` hidden states at a time, so only [chunk x vocab] logits
+    exist at once (a 16k pass of a 49k-vocabulary model would otherwise hold 3 GiB of logits).
+    """
+    import torch
+    from torch.nn import functional
+
+    decoder, head = backbone_and_head(model)
+    hidden = decoder(
+        input_ids=input_ids, position_ids=position_ids, use_cache=False
+    ).last_hidden_state[:, :-1]
+    targets = input_ids[:, 1:]
+    out = torch.empty(targets.shape, dtype=torch.float32, device=hidden.device)
+    for start in range(0, targets.shape[1], chunk_tokens):
+        stop = start + chunk_tokens
+        logits = head(hidden[:, start:stop]).float()
+        out[:, start:stop] = functional.cross_entropy(
+            logits.transpose(1, 2), targets[:, start:stop], reduction="none"
+        )
+    return out

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from scaler_wizard.evaluate.prompt_length import count_tokens, fit_filler_chars
 from scaler_wizard.recipe.spec import PasskeySpec
 
 INTRO = (
@@ -21,7 +22,6 @@ GARBAGE = (
 NEEDLE = "The pass key is {key}. Remember it. {key} is the pass key."
 QUESTION = "What is the pass key? The pass key is"
 MAX_NEW_TOKENS = 8
-LENGTH_TOLERANCE = 0.01  # the prompt may fall short of the target length by at most 1%
 _FIRST_INTEGER = re.compile(r"\d+")
 
 Progress = Callable[[int, int], None]
@@ -98,56 +98,26 @@ def render_prompt(garbage_chars: int, depth: float, passkey: int) -> str:
     return "\n".join(lines)
 
 
-def count_tokens(tokenizer: Any, text: str) -> int:
-    """Tokens the model will see: the same call (special tokens included) as in `run_passkey`."""
-    return len(tokenizer(text)["input_ids"])
-
-
 def build_passkey_prompt(
     tokenizer: Any, target_tokens: int, depth: float, passkey: int
 ) -> PasskeyPrompt:
     """A prompt of at most `target_tokens` and at least 1% fewer, the needle at `depth`.
 
-    Never longer than the target, so a test "at the context window" stays inside it.
     No chat template, even for chat models: the papers test base-style completion.
-    Token count grows monotonically (up to a token at the cut) with garbage characters, so a
-    binary search finds the length in about log2(chars) tokenizations instead of YaRN's
-    128-character linear walk, which would tokenize the prompt ~1000 times at 32k tokens.
+    The length search is `fit_filler_chars` (a binary search over garbage characters).
     """
     if not 0.0 <= depth <= 1.0:
         raise ValueError(f"depth must be within [0, 1], got {depth}")
-    tolerance = max(1, int(target_tokens * LENGTH_TOLERANCE))
-
-    def tokens_at(chars: int) -> int:
-        return count_tokens(tokenizer, render_prompt(chars, depth, passkey))
-
-    def close(tokens: int) -> bool:
-        return target_tokens - tolerance <= tokens <= target_tokens
-
-    low, low_tokens = 0, tokens_at(0)
-    if low_tokens > target_tokens:
-        raise ValueError(
-            f"{target_tokens} tokens is shorter than the bare passkey prompt ({low_tokens})"
-        )
-    # Gallop up from a linear estimate (the garbage's density) until the target is bracketed.
     chars_per_token = len(GARBAGE) / max(1, count_tokens(tokenizer, GARBAGE))
-    high = max(1, int((target_tokens - tolerance / 2 - low_tokens) * chars_per_token))
-    high_tokens = tokens_at(high)
-    while high_tokens <= target_tokens and not close(low_tokens):
-        low, low_tokens = high, high_tokens
-        high, high_tokens = 2 * high, tokens_at(2 * high)
-    # Invariant: low_tokens <= target < high_tokens; stop once `low` is long enough.
-    while high - low > 1 and not close(low_tokens):
-        middle = (low + high) // 2
-        middle_tokens = tokens_at(middle)
-        if middle_tokens <= target_tokens:
-            low, low_tokens = middle, middle_tokens
-        else:
-            high, high_tokens = middle, middle_tokens
-    if not close(low_tokens):
-        raise ValueError(f"cannot build a passkey prompt of {target_tokens} - {tolerance} tokens")
-    text = render_prompt(low, depth, passkey)
-    return PasskeyPrompt(text=text, token_count=low_tokens, depth=depth, passkey=passkey)
+    chars, tokens = fit_filler_chars(
+        tokenizer,
+        lambda n: render_prompt(n, depth, passkey),
+        target_tokens,
+        chars_per_token,
+        what="passkey prompt",
+    )
+    text = render_prompt(chars, depth, passkey)
+    return PasskeyPrompt(text=text, token_count=tokens, depth=depth, passkey=passkey)
 
 
 def generate_continuation(model: Any, tokenizer: Any, prompt: str) -> str:

@@ -1,4 +1,4 @@
-"""Report plots as PNG files: the training loss curve and base-vs-grown metrics.
+"""Report plots as PNG files: loss curve, base-vs-grown metrics, needle-in-a-haystack grid.
 
 Figures are built on matplotlib's Agg canvas directly, never through pyplot, so no global
 figure state or GUI backend is touched (plots are drawn from worker threads and headless jobs).
@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scaler_wizard.evaluate.needle import NeedleResult
 
 PASSKEY_PREFIX = "passkey@"
 BASE_COLOR, GROWN_COLOR, EVAL_COLOR = "#8c8c8c", "#1f77b4", "#d62728"
@@ -112,4 +115,34 @@ def plot_before_after(base: dict[str, float], grown: dict[str, float], path: Pat
             finite = [value for value in values if math.isfinite(value)]
             axes.set_ylim(0, max(finite, default=1.0) * 1.15 or 1.0)
         axes.grid(axis="y", alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_needle_heatmap(result: NeedleResult, path: Path, title: str | None = None) -> Path:
+    """Accuracy per cell: needle depth (%) down, prompt length (tokens) across, red to green.
+
+    Rows run from depth 0% (top: the needle right after the intro) to 100% (just before the
+    question), the layout of gkamradt's plots; each cell is annotated with its accuracy.
+    """
+    from matplotlib.colors import LinearSegmentedColormap
+
+    grid = [[result.cell(length, depth).accuracy for length in result.lengths]
+            for depth in result.depths]  # fmt: skip
+    columns, rows = len(result.lengths), len(result.depths)
+    figure = _new_figure(max(4.5, 0.9 * columns + 2.5), max(3.2, 0.5 * rows + 1.8))
+    axes = figure.add_subplot()
+    colours = LinearSegmentedColormap.from_list("needle", ["#d73027", "#fee08b", "#1a9850"])
+    image = axes.imshow(grid, cmap=colours, vmin=0.0, vmax=1.0, aspect="auto")
+    for row, values in enumerate(grid):
+        for column, value in enumerate(values):
+            axes.text(column, row, f"{value:.0%}", ha="center", va="center", fontsize=8)
+    axes.set_xticks(range(columns), [f"{length:,}" for length in result.lengths])
+    axes.set_yticks(range(rows), [f"{depth * 100:g}%" for depth in result.depths])
+    axes.set_xlabel("prompt length (tokens)")
+    axes.set_ylabel("needle depth (% of the haystack)")
+    trials = max((cell.trials for cell in result.cells), default=1)
+    axes.set_title(title or f"Needle in a haystack ({trials} trial(s) per cell)")
+    colorbar = figure.colorbar(image, ax=axes)
+    colorbar.set_label("accuracy")
+    colorbar.ax.yaxis.set_major_formatter("{x:.0%}")
     return _save(figure, path)

@@ -36,6 +36,24 @@ class GrowthContext:
     has_cuda: bool
     total_steps: int = 0
     needs: TrainingNeeds = field(default_factory=TrainingNeeds)
+    # The run's tokenizer, for strategies that change the vocabulary (they add tokens to it).
+    tokenizer: Any = None
+
+
+class GrowthError(ValueError):
+    """An option that cannot apply to this model (found only once the model is known).
+
+    `path` names the option as `growth.options.<field>`: a strategy does not know its index in
+    the recipe, so whoever runs step i rewrites the prefix with `path_for(i)`.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+    def path_for(self, index: int) -> str:
+        return self.path.replace("growth.", f"growth[{index}].", 1)
 
 
 class GrowthReport(BaseModel):

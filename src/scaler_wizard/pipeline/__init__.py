@@ -1,22 +1,23 @@
 """The story of one run, on one screen: plan → load → data → evaluate base → extend context →
-grow → train → evaluate grown → contracts → export. Each step is one call and emits events."""
+grow → train → evaluate grown → contracts → export. Each step is one call and emits events.
+
+A paused or interrupted run resumes from its latest checkpoint: the same recipe, the same data,
+the same growth, and training continues where the checkpoint left it.
+"""
 
 from __future__ import annotations
 
-import copy
-import platform
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scaler_wizard import __version__
-from scaler_wizard.artifacts.run_folder import RunFolder, create_run_folder
+from scaler_wizard.artifacts.run_folder import RunFolder, create_run_folder, find_run
 from scaler_wizard.catalog import Catalog, build_catalog
 from scaler_wizard.context import apply_context_plan
 from scaler_wizard.data import prepare_data
 from scaler_wizard.growth import GrowthContext, TrainingNeeds
+from scaler_wizard.growth.base import GrowthError
 from scaler_wizard.models.loader import load_config, load_model
 from scaler_wizard.models.tokenizer_prep import fit_embeddings, load_tokenizer
 from scaler_wizard.pipeline.evaluation import check_contracts, measure
@@ -26,22 +27,42 @@ from scaler_wizard.pipeline.export import (
     write_model_card,
     write_plots,
 )
+from scaler_wizard.pipeline.manifest import flat_metrics, start_manifest
 from scaler_wizard.pipeline.phases import PhaseFailed, phase
 from scaler_wizard.pipeline.plan import RunPlan, make_plan
-from scaler_wizard.recipe import Recipe
+from scaler_wizard.recipe import Recipe, RecipeError, load_recipe
+from scaler_wizard.recipe.errors import Problem
+from scaler_wizard.recipe.spec import TrainSpec
 from scaler_wizard.telemetry.bus import EventBus, Sink
 from scaler_wizard.telemetry.console_sink import ConsoleSink
-from scaler_wizard.telemetry.events import RunFailed, RunFinished, RunStarted
-from scaler_wizard.telemetry.jsonl_sink import JsonlSink
+from scaler_wizard.telemetry.events import RunFailed, RunFinished, RunPaused, RunStarted
+from scaler_wizard.telemetry.jsonl_sink import JsonlSink, read_events
 from scaler_wizard.train import train_model
+from scaler_wizard.train.checkpoint import latest_checkpoint
+from scaler_wizard.train.loop import TrainingPaused
 
-__all__ = ["PhaseFailed", "RunOutcome", "make_plan", "run_pipeline"]
+__all__ = [
+    "PhaseFailed",
+    "ResumeError",
+    "RunOutcome",
+    "make_plan",
+    "resume_pipeline",
+    "run_pipeline",
+]
+
+
+class ResumeError(ValueError):
+    """A run that cannot be resumed; the message says why."""
 
 
 @dataclass(frozen=True)
 class RunOutcome:
     run: RunFolder
     manifest: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status"))
 
 
 def run_pipeline(
@@ -50,20 +71,55 @@ def run_pipeline(
     catalog = catalog or build_catalog()
     plan = make_plan(recipe, catalog)  # fails before anything is written
     run = create_run_folder(recipe.name, recipe.model_dump(mode="json"))
-    sinks: list[Sink] = [JsonlSink(run.events)] + ([ConsoleSink()] if console else [])
-    bus = EventBus(run.run_id, sinks)
-    manifest = _start_manifest(recipe, plan, run)
+    manifest = start_manifest(recipe, plan, run)
+    run.write_manifest(manifest)
+    bus = _bus(run, console, first_seq=0)
+    bus.emit(RunStarted(recipe_name=recipe.name, run_dir=str(run.path)))
+    return _execute(recipe, plan, run, manifest, bus, catalog, checkpoint=None)
+
+
+def resume_pipeline(
+    run_id: str, *, console: bool = True, catalog: Catalog | None = None
+) -> RunOutcome:
+    """Continue a paused, failed or killed run from its latest checkpoint."""
+    run = find_run(run_id)
+    manifest = run.read_manifest()
+    if manifest.get("status") == "completed":
+        raise ResumeError(f"run {run.run_id} is already completed; nothing to resume")
+    checkpoint = latest_checkpoint(run.checkpoints)
+    if checkpoint is None:
+        raise ResumeError(f"run {run.run_id} has no checkpoint yet; start it again with `grow`")
+    if "base" not in manifest.get("metrics", {}):
+        raise ResumeError(f"run {run.run_id} has no base measurements; start it again")
+    recipe = load_recipe(run.path / "recipe.yaml")
+    catalog = catalog or build_catalog()
+    plan = make_plan(recipe, catalog)
+    events = read_events(run.events) if run.events.is_file() else []
+    bus = _bus(run, console, first_seq=events[-1].seq + 1 if events else 0)
+    manifest.update(status="running", resumed_from=checkpoint.name)
+    manifest.pop("error", None)
+    manifest.pop("failed_phase", None)
     run.write_manifest(manifest)
     bus.emit(RunStarted(recipe_name=recipe.name, run_dir=str(run.path)))
+    return _execute(recipe, plan, run, manifest, bus, catalog, checkpoint=checkpoint)
+
+
+def _execute(
+    recipe: Recipe,
+    plan: RunPlan,
+    run: RunFolder,
+    manifest: dict[str, Any],
+    bus: EventBus,
+    catalog: Catalog,
+    checkpoint: Path | None,
+) -> RunOutcome:
     started = time.perf_counter()
+    model_path = Path(plan.model.path)
     current = "load"
     try:
-        current = "load"
         with phase(bus, "load", plan.model.name):
-            tokenizer, new_tokens = load_tokenizer(Path(plan.model.path), recipe.model.tokenizer)
-            model = load_model(
-                Path(plan.model.path), load_config(Path(plan.model.path)), recipe.model.dtype
-            )
+            tokenizer, new_tokens = load_tokenizer(model_path, recipe.model.tokenizer)
+            model = load_model(model_path, load_config(model_path), recipe.model.dtype)
             fit_embeddings(model, tokenizer)
         current = "data"
         with phase(bus, "data", recipe.data.train) as summary:
@@ -75,31 +131,29 @@ def run_pipeline(
                 "fingerprint": data.fingerprint,
                 "stats": data.stats.to_dict(),
             }
+        evaluate = _measurer(model, tokenizer, data.eval_rows, recipe, plan, bus)
         current = "evaluate"
-        with phase(bus, "evaluate", "base model") as summary:
-            base = measure(
-                model,
-                tokenizer,
-                data.eval_rows,
-                recipe.evaluate,
-                plan.context.target_length,
-                "base",
-                bus,
-                recipe.train.batch_size,
-                recipe.train.seed,
-            )
-            summary.update(_flat(base))
+        if checkpoint is None:
+            with phase(bus, "evaluate", "base model") as summary:
+                manifest["metrics"] = {"base": evaluate(model, "base")}
+                summary.update(flat_metrics(manifest["metrics"]["base"]))
+                run.write_manifest(manifest)  # a resumed run reuses these
+        base = manifest["metrics"]["base"]
         current = "context"
         with phase(bus, "context", f"{plan.context.engine} ×{plan.context.factor:g}") as summary:
             if plan.context.changes_config:
-                config = load_config(Path(plan.model.path))
+                config = load_config(model_path)
                 apply_context_plan(config, plan.context)  # before instantiation: HF does the math
-                model = load_model(Path(plan.model.path), config, recipe.model.dtype)
+                model = load_model(model_path, config, recipe.model.dtype)
                 fit_embeddings(model, tokenizer)
             summary["max_position_embeddings"] = model.config.max_position_embeddings
         current = "grow"
         with phase(bus, "grow") as summary:
-            model, reports, needs = _grow(model, plan, catalog, recipe.train.steps)
+            vocabulary = len(tokenizer)
+            model, reports, needs = _grow(model, plan, catalog, recipe.train, tokenizer)
+            if len(tokenizer) != vocabulary:  # a strategy added tokens: train on them
+                data = prepare_data(recipe.data, tokenizer)
+                manifest["data"]["fingerprint"] = data.fingerprint
             manifest["growth"] = [
                 {**r.model_dump(), "options": step.options}
                 for r, step in zip(reports, plan.growth, strict=True)
@@ -107,7 +161,9 @@ def run_pipeline(
             summary["trainable"] = reports[-1].trainable
         current = "train"
         with phase(bus, "train", f"{recipe.train.steps} steps") as summary:
-            result = train_model(model, data.train_rows, recipe.train, bus, run.checkpoints, needs)
+            result = train_model(
+                model, data.train_rows, recipe.train, bus, run.checkpoints, needs, checkpoint
+            )
             manifest["train"].update(
                 duration_s=result.duration_s, losses=result.losses, tokens_per_s=result.tokens_per_s
             )
@@ -116,19 +172,9 @@ def run_pipeline(
             summary.update(tokens_per_s=result.tokens_per_s, final_loss=result.losses[-1][1])
         current = "evaluate"
         with phase(bus, "evaluate", "grown model") as summary:
-            grown = measure(
-                model,
-                tokenizer,
-                data.eval_rows,
-                recipe.evaluate,
-                plan.context.target_length,
-                "grown",
-                bus,
-                recipe.train.batch_size,
-                recipe.train.seed,
-            )
+            grown = evaluate(model, "grown")
             manifest["metrics"] = {"base": base, "grown": grown}
-            summary.update(_flat(grown))
+            summary.update(flat_metrics(grown))
         current = "contracts"
         with phase(bus, "contracts"):
             manifest["contracts"] = check_contracts(recipe.contracts, base, grown, bus)
@@ -148,70 +194,77 @@ def run_pipeline(
                 status="completed", artifact_dir=str(run.path), duration_s=manifest["duration_s"]
             )
         )
+    except PhaseFailed as exc:
+        if isinstance(exc.error, TrainingPaused):
+            manifest.update(status="paused", paused_at_step=exc.error.step)
+            run.write_manifest(manifest)
+            bus.emit(RunPaused(step=exc.error.step, checkpoint=str(exc.error.checkpoint)))
+            return RunOutcome(run, manifest)
+        _record_failure(run, manifest, bus, exc.phase, exc.error)
+        raise
     except BaseException as exc:
-        failed_phase = exc.phase if isinstance(exc, PhaseFailed) else current
-        error = exc.error if isinstance(exc, PhaseFailed) else exc
-        manifest.update(
-            status="failed", failed_phase=failed_phase, error=f"{type(error).__name__}: {error}"
-        )
-        run.write_manifest(manifest)
-        if manifest.get("metrics") or manifest["train"].get("losses"):
-            write_plots(run, manifest)  # what was measured stays inspectable
-        bus.emit(RunFailed(phase=failed_phase, error=manifest["error"]))
+        _record_failure(run, manifest, bus, current, exc)
         raise
     finally:
         bus.close()
     return RunOutcome(run, manifest)
 
 
+def _bus(run: RunFolder, console: bool, first_seq: int) -> EventBus:
+    sinks: list[Sink] = [JsonlSink(run.events)] + ([ConsoleSink()] if console else [])
+    return EventBus(run.run_id, sinks, first_seq=first_seq)
+
+
+def _measurer(
+    model: Any, tokenizer: Any, rows: Any, recipe: Recipe, plan: RunPlan, bus: EventBus
+) -> Any:
+    def evaluate(current: Any, which: str) -> dict[str, Any]:
+        return measure(
+            current,
+            tokenizer,
+            rows,
+            recipe.evaluate,
+            plan.context.target_length,
+            which,
+            bus,
+            recipe.train.batch_size,
+            recipe.train.seed,
+        )
+
+    return evaluate
+
+
+def _record_failure(
+    run: RunFolder, manifest: dict[str, Any], bus: EventBus, phase_name: str, error: BaseException
+) -> None:
+    manifest.update(
+        status="failed", failed_phase=phase_name, error=f"{type(error).__name__}: {error}"
+    )
+    run.write_manifest(manifest)
+    if manifest.get("metrics") or manifest["train"].get("losses"):
+        write_plots(run, manifest)  # what was measured stays inspectable
+    bus.emit(RunFailed(phase=phase_name, error=manifest["error"]))
+
+
 def _grow(
-    model: Any, plan: RunPlan, catalog: Catalog, total_steps: int
+    model: Any, plan: RunPlan, catalog: Catalog, train: TrainSpec, tokenizer: Any
 ) -> tuple[Any, list[Any], TrainingNeeds]:
+    import torch
+
+    torch.manual_seed(train.seed)  # adapter initialisation is part of the run's reproducibility
     context = GrowthContext(
-        total_steps=total_steps,
+        total_steps=train.steps,
         train_tokens=plan.train_tokens,
         memory_gib=max((g.memory_gib for g in plan.hardware.gpus), default=plan.hardware.ram_gib),
         has_cuda=plan.hardware.has_cuda,
+        tokenizer=tokenizer,
     )
     reports = []
-    for step in plan.growth:
+    for index, step in enumerate(plan.growth):
         entry = catalog.growth.get(step.strategy)
-        model, report = entry.impl(model, entry.options.model_validate(step.options), context)
+        try:
+            model, report = entry.impl(model, entry.options.model_validate(step.options), context)
+        except GrowthError as exc:
+            raise RecipeError([Problem(exc.path_for(index), exc.message)]) from None
         reports.append(report)
     return model, reports, context.needs
-
-
-def _start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, Any]:
-    import peft
-    import torch
-    import transformers
-
-    return {
-        "run_id": run.run_id,
-        "recipe_name": recipe.name,
-        "status": "running",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "base_model": {
-            "source": recipe.model.source,
-            "name": plan.model.name,
-            "path": plan.model.path,
-            "architecture": plan.model.architecture,
-        },
-        "plan": plan.model_dump(mode="json"),
-        "context": plan.context.model_dump(mode="json"),
-        "train": {**recipe.train.model_dump(mode="json"), "seq_length": recipe.data.seq_length},
-        "recipe": copy.deepcopy(recipe.model_dump(mode="json")),
-        "versions": {
-            "scaler_wizard": __version__,
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "peft": peft.__version__,
-        },
-    }
-
-
-def _flat(metrics: dict[str, Any]) -> dict[str, Any]:
-    flat = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
-    flat.update({f"passkey@{k}": v for k, v in metrics.get("passkey", {}).items()})
-    return flat

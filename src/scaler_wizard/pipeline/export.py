@@ -10,6 +10,7 @@ from scaler_wizard.artifacts.model_card import render_model_card
 from scaler_wizard.artifacts.run_folder import RunFolder
 from scaler_wizard.catalog import Catalog
 from scaler_wizard.evaluate.plots import before_after_metrics, plot_before_after, plot_loss_curve
+from scaler_wizard.growth.layer_replication import merge_replicated
 from scaler_wizard.recipe.spec import ExportSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import ArtifactExported
@@ -56,7 +57,7 @@ def merge_model(model: Any, tokenizer: Any) -> tuple[Any, float]:
     probe = tokenizer(MERGE_PROBE, return_tensors="pt")
     with torch.no_grad():
         before = model(**probe).logits
-        merged = model.merge_and_unload()
+        merged = merge_replicated(model)  # merge_and_unload, safe for shared (replicated) layers
         after = merged(**probe).logits
     return merged, float((before - after).abs().max())
 

@@ -118,11 +118,54 @@ class PasskeySpec(Spec):
     baseline: bool = Field(True, description="Also test the base model, for comparison.")
 
 
+class LongPplSpec(Spec):
+    """Perplexity of long plain-text documents per position bucket (one pass per document)."""
+
+    documents: list[str] = Field(min_length=1, description="Plain-text files, read whole.")
+    max_length: int | None = Field(
+        None, ge=2, description="Tokens scored per document; default: the target context."
+    )
+    bucket_size: int = Field(1024, ge=1, description="Positions per reported length bucket.")
+    stride: int | None = Field(
+        None, ge=1, description="Sliding-window stride; default: one pass per document."
+    )
+    baseline: bool = Field(True, description="Also measure the base model, for comparison.")
+
+
+class NeedleSpec(Spec):
+    """Needle in a haystack: exact-match retrieval of a number over lengths x depths."""
+
+    lengths: list[int] | None = Field(
+        None, description="Prompt lengths in tokens; default: the target context."
+    )
+    depths: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0],
+        description="Needle depths as fractions of the haystack (0 = start, 1 = end).",
+    )
+    trials: int = Field(1, ge=1, description="Random numbers per cell.")
+    documents: list[str] | None = Field(
+        None, description="Haystack files; default: long_ppl's documents, else the passkey text."
+    )
+    baseline: bool = Field(True, description="Also test the base model, for comparison.")
+
+    @model_validator(mode="after")
+    def _depths_in_unit_interval(self) -> NeedleSpec:
+        if not self.depths or any(not 0.0 <= depth <= 1.0 for depth in self.depths):
+            raise ValueError(f"needle depths must be within [0, 1], got {self.depths}")
+        return self
+
+
 class EvaluateSpec(Spec):
     """What is measured before and after growth."""
 
     held_out: bool = Field(True, description="Held-out loss and perplexity, base vs grown.")
     passkey: PasskeySpec | None = Field(default_factory=PasskeySpec)
+    long_ppl: LongPplSpec | None = Field(
+        None, description="Long-document perplexity per length bucket; off by default."
+    )
+    needle: NeedleSpec | None = Field(
+        None, description="Needle-in-a-haystack grid (heatmap); off by default."
+    )
 
 
 class ContractSpec(Spec):

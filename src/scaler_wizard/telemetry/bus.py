@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from typing import Protocol
 
@@ -16,24 +15,25 @@ class Sink(Protocol):
 
 
 class EventBus:
-    def __init__(self, run_id: str, sinks: list[Sink] | None = None) -> None:
+    def __init__(self, run_id: str, sinks: list[Sink] | None = None, first_seq: int = 0) -> None:
         self.run_id = run_id
         self.sinks: list[Sink] = list(sinks or [])
         self.step = 0
         self.segment = 0
         self.sink_errors = 0
-        self._seq = itertools.count()
+        self.next_seq = first_seq
 
     def emit(self, payload: Payload) -> Event:
         event = Event(
             id=uuid.uuid4().hex,
             type=type(payload).__name__,
             run_id=self.run_id,
-            seq=next(self._seq),
+            seq=self.next_seq,
             step=self.step,
             segment=self.segment,
             data=payload.model_dump(mode="json"),
         )
+        self.next_seq += 1
         for sink in self.sinks:
             try:
                 sink.handle(event)

@@ -94,6 +94,13 @@ class RunFinished(Payload):
     duration_s: float
 
 
+class RunPaused(Payload):
+    """Training stopped on request after saving a checkpoint; `grow --resume` continues it."""
+
+    step: int
+    checkpoint: str
+
+
 class RunFailed(Payload):
     phase: str
     error: str

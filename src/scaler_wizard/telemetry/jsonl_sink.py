@@ -16,7 +16,7 @@ class JsonlSink:
     def handle(self, event: Event) -> None:
         self._file.write(event.model_dump_json() + "\n")
         self._file.flush()
-        if event.type in ("CheckpointSaved", "RunFinished", "RunFailed"):
+        if event.type in ("CheckpointSaved", "RunFinished", "RunFailed", "RunPaused"):
             os.fsync(self._file.fileno())
 
     def close(self) -> None:

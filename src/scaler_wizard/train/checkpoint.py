@@ -38,6 +38,28 @@ def save_checkpoint(
     return target
 
 
+def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
+    """Restore trainable weights, optimizer, scheduler and RNG; returns progress.json."""
+    import torch
+    from safetensors.torch import load_file
+
+    weights = load_file(str(path / "trainable.safetensors"))
+    params = dict(model.named_parameters())
+    missing = sorted(set(weights) - set(params))
+    if missing:
+        raise ValueError(f"checkpoint {path} has weights this model lacks: {missing[:3]}")
+    with torch.no_grad():
+        for name, value in weights.items():
+            params[name].copy_(value)
+    state = torch.load(path / "state.pt", weights_only=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    random.setstate(state["rng"]["python"])
+    torch.set_rng_state(state["rng"]["torch"])
+    progress: dict[str, Any] = json.loads((path / "progress.json").read_text())
+    return progress
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
     found = sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir())
     return found[-1] if found else None

@@ -15,8 +15,9 @@ from scaler_wizard.growth.base import TrainingNeeds
 from scaler_wizard.recipe.spec import TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import CheckpointSaved, ProgressUpdated, StepLogged
-from scaler_wizard.train.checkpoint import save_checkpoint
+from scaler_wizard.train.checkpoint import load_checkpoint, save_checkpoint
 from scaler_wizard.train.schedule import lr_multiplier
+from scaler_wizard.train.signals import stop_requests
 
 
 class Row(Protocol):
@@ -40,6 +41,14 @@ class TrainResult:
     final_reports: dict[str, Any] = field(default_factory=dict)
 
 
+class TrainingPaused(RuntimeError):  # noqa: N818 - a state, not a failure
+    """SIGTERM/SIGINT arrived: a checkpoint was saved and the run can be resumed."""
+
+    def __init__(self, step: int, checkpoint: Path) -> None:
+        self.step, self.checkpoint = step, checkpoint
+        super().__init__(f"paused at step {step}; checkpoint {checkpoint}")
+
+
 def train_model(
     model: Any,
     rows: Sequence[Row],
@@ -47,6 +56,7 @@ def train_model(
     bus: EventBus,
     checkpoint_dir: Path,
     needs: TrainingNeeds | None = None,
+    resume_from: Path | None = None,
 ) -> TrainResult:
     import torch
     from accelerate import Accelerator
@@ -73,60 +83,72 @@ def train_model(
         optimizer, lambda s: lr_multiplier(s, spec.warmup_steps, spec.steps)
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    model.train()
-    batches = _batch_order(len(rows), spec)
     result = TrainResult(steps=spec.steps, duration_s=0.0, tokens_per_s=0.0, label_tokens=0)
+    batches = _batch_order(len(rows), spec)
+    first_step = 0
+    if resume_from is not None:
+        progress = load_checkpoint(
+            resume_from, accelerator.unwrap_model(model), optimizer, scheduler
+        )
+        first_step = int(progress["step"])
+        result.losses = [(int(s), float(v)) for s, v in progress.get("losses", [])]
+        for _ in range(first_step):  # the same batches as an uninterrupted run, from here on
+            next(batches)
+    model.train()
     started = time.perf_counter()
     window_loss, window_tokens, seen_tokens = 0.0, 0, 0
-    bus.emit(ProgressUpdated(task="train", done=0, total=spec.steps))
+    bus.emit(ProgressUpdated(task="train", done=first_step, total=spec.steps))
 
-    for step in range(spec.steps):
-        micro = [collate_rows([rows[i] for i in idx]) for idx in next(batches)]
-        step_loss, step_tokens = accumulate_gradients(
-            model,
-            micro,
-            spec.loss_chunk_tokens,
-            accelerator.backward,
-            accelerator.device,
-            needs.loss_terms,
-        )
-        seen_tokens += sum(b["input_ids"].numel() for b in micro)
-        grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
-        optimizer.step()
-        scheduler.step()
-        for hook in needs.step_hooks:
-            hook(step + 1)
-        optimizer.zero_grad(set_to_none=True)
-        bus.step = step + 1
-        window_loss += step_loss
-        window_tokens += step_tokens
-        result.label_tokens += step_tokens
-        if (step + 1) % spec.log_every == 0 or step + 1 == spec.steps:
-            now = time.perf_counter()
-            mean_loss = window_loss / max(window_tokens, 1)
-            result.losses.append((step + 1, mean_loss))
-            bus.emit(
-                StepLogged(
-                    loss=mean_loss,
-                    grad_norm=grad_norm,
-                    learning_rate=scheduler.get_last_lr()[0],
-                    tokens_per_s=seen_tokens / (now - started),
-                    memory_gib=_memory_gib(),
-                    eta_s=(now - started) / (step + 1) * (spec.steps - step - 1),
-                    label_tokens=window_tokens,
+    def checkpoint(step: int) -> Path:
+        unwrapped = accelerator.unwrap_model(model)
+        extra = {"seed": spec.seed, "losses": result.losses, "seq": bus.next_seq}
+        path = save_checkpoint(checkpoint_dir, step, unwrapped, optimizer, scheduler, extra)
+        bus.emit(CheckpointSaved(path=str(path)))
+        return path
+
+    with stop_requests() as stop:
+        for step in range(first_step, spec.steps):
+            micro = [collate_rows([rows[i] for i in idx]) for idx in next(batches)]
+            step_loss, step_tokens = accumulate_gradients(
+                model,
+                micro,
+                spec.loss_chunk_tokens,
+                accelerator.backward,
+                accelerator.device,
+                needs.loss_terms,
+            )
+            seen_tokens += sum(b["input_ids"].numel() for b in micro)
+            grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
+            optimizer.step()
+            scheduler.step()
+            for hook in needs.step_hooks:
+                hook(step + 1)
+            optimizer.zero_grad(set_to_none=True)
+            bus.step = step + 1
+            window_loss += step_loss
+            window_tokens += step_tokens
+            result.label_tokens += step_tokens
+            if (step + 1) % spec.log_every == 0 or step + 1 == spec.steps:
+                now = time.perf_counter()
+                mean_loss = window_loss / max(window_tokens, 1)
+                result.losses.append((step + 1, mean_loss))
+                done = step + 1 - first_step
+                bus.emit(
+                    StepLogged(
+                        loss=mean_loss,
+                        grad_norm=grad_norm,
+                        learning_rate=scheduler.get_last_lr()[0],
+                        tokens_per_s=seen_tokens / (now - started),
+                        memory_gib=_memory_gib(),
+                        eta_s=(now - started) / done * (spec.steps - step - 1),
+                        label_tokens=window_tokens,
+                    )
                 )
-            )
-            window_loss, window_tokens = 0.0, 0
-        if (step + 1) % spec.checkpoint_every == 0 and step + 1 < spec.steps:
-            path = save_checkpoint(
-                checkpoint_dir,
-                step + 1,
-                accelerator.unwrap_model(model),
-                optimizer,
-                scheduler,
-                {"seed": spec.seed},
-            )
-            bus.emit(CheckpointSaved(path=str(path)))
+                window_loss, window_tokens = 0.0, 0
+            if stop.requested and step + 1 < spec.steps:
+                raise TrainingPaused(step + 1, checkpoint(step + 1))
+            if (step + 1) % spec.checkpoint_every == 0 and step + 1 < spec.steps:
+                checkpoint(step + 1)
     model.eval()
     for report in needs.final_reports:
         result.final_reports.update(report())

@@ -1,0 +1,49 @@
+"""The manifest a run starts with, and flat views of its metrics."""
+
+from __future__ import annotations
+
+import copy
+import platform
+from datetime import UTC, datetime
+from typing import Any
+
+from scaler_wizard import __version__
+from scaler_wizard.artifacts.run_folder import RunFolder
+from scaler_wizard.pipeline.plan import RunPlan
+from scaler_wizard.recipe import Recipe
+
+
+def start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, Any]:
+    import peft
+    import torch
+    import transformers
+
+    return {
+        "run_id": run.run_id,
+        "recipe_name": recipe.name,
+        "status": "running",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "base_model": {
+            "source": recipe.model.source,
+            "name": plan.model.name,
+            "path": plan.model.path,
+            "architecture": plan.model.architecture,
+        },
+        "plan": plan.model_dump(mode="json"),
+        "context": plan.context.model_dump(mode="json"),
+        "train": {**recipe.train.model_dump(mode="json"), "seq_length": recipe.data.seq_length},
+        "recipe": copy.deepcopy(recipe.model_dump(mode="json")),
+        "versions": {
+            "scaler_wizard": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+        },
+    }
+
+
+def flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    flat.update({f"passkey@{k}": v for k, v in metrics.get("passkey", {}).items()})
+    return flat
