@@ -108,3 +108,26 @@ def test_malformed_recipe_file(tmp_path: Path) -> None:
 def test_missing_recipe_file() -> None:
     result = runner.invoke(app, ["plan", "missing.yaml"])
     assert result.exit_code == 2 and "file not found" in result.output
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["growth.0.options.target_modules=[qproj]"], "growth[0].options.target_modules"),
+        (["growth.0.options.r=512"], "growth[0].options.r"),
+        (
+            ["growth.0.strategy=layer_replication", "growth.0.options={layers: [[0, 9]]}"],
+            "growth[0].options.layers",
+        ),
+        (
+            ["growth.0.strategy=adalora", "growth.0.options={target_modules: [nope]}"],
+            "growth[0].options.target_modules",
+        ),
+    ],
+)
+def test_growth_options_are_checked_against_the_model_before_loading(
+    tmp_path: Path, tiny_model_dir: Path, overrides: list[str], expected: str
+) -> None:
+    code, output = run_plan(tmp_path, tiny_model_dir, *overrides)
+    assert code == 2, output
+    assert expected in " ".join(output.split())

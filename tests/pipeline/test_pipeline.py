@@ -130,3 +130,33 @@ def test_broken_contract_blocks_export(
     run = only_run(isolated_home)
     assert json.loads((run / "manifest.json").read_text())["status"] == "failed"
     assert not (run / "model").exists()
+
+
+def test_long_context_evaluation_in_a_run(
+    tmp_path: Path, tiny_model_dir: Path, isolated_home: Path
+) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The grass is green. The sky is blue. Here we go. " * 80)
+    code, output = grow(
+        tmp_path,
+        tiny_model_dir,
+        write_data(tmp_path / "d.jsonl"),
+        "evaluate.passkey=null",
+        f"evaluate.long_ppl={{documents: [{doc}], bucket_size: 128}}",
+        "evaluate.needle={lengths: [200], depths: [0.5]}",
+    )
+    assert code == 0, output
+    run = only_run(isolated_home)
+    metrics = json.loads((run / "manifest.json").read_text())["metrics"]
+    for which in ("base", "grown"):
+        assert set(metrics[which]["long_ppl"]["truncated_perplexity"]) == {
+            "128",
+            "256",
+            "384",
+            "512",
+        }
+        needle = metrics[which]["needle"]
+        assert list(needle) == ["200"] and list(needle["200"]) == ["50%"]
+        assert 0.0 <= needle["200"]["50%"] <= 1.0
+        assert (run / "eval" / f"long_ppl_{which}.json").is_file()
+        assert (run / "eval" / f"needle_{which}.png").stat().st_size > 1000

@@ -131,7 +131,7 @@ def _execute(
                 "fingerprint": data.fingerprint,
                 "stats": data.stats.to_dict(),
             }
-        evaluate = _measurer(model, tokenizer, data.eval_rows, recipe, plan, bus)
+        evaluate = _measurer(tokenizer, data.eval_rows, recipe, plan, bus, run.path / "eval")
         current = "evaluate"
         if checkpoint is None:
             with phase(bus, "evaluate", "base model") as summary:
@@ -216,7 +216,7 @@ def _bus(run: RunFolder, console: bool, first_seq: int) -> EventBus:
 
 
 def _measurer(
-    model: Any, tokenizer: Any, rows: Any, recipe: Recipe, plan: RunPlan, bus: EventBus
+    tokenizer: Any, rows: Any, recipe: Recipe, plan: RunPlan, bus: EventBus, out_dir: Path
 ) -> Any:
     def evaluate(current: Any, which: str) -> dict[str, Any]:
         return measure(
@@ -229,6 +229,7 @@ def _measurer(
             bus,
             recipe.train.batch_size,
             recipe.train.seed,
+            out_dir,
         )
 
     return evaluate

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from scaler_wizard.evaluate.held_out import evaluate_held_out
+from scaler_wizard.evaluate.long_ppl import evaluate_long_documents
+from scaler_wizard.evaluate.needle import run_needle
 from scaler_wizard.evaluate.passkey import passkey_lengths, run_passkey
+from scaler_wizard.evaluate.plots import plot_needle_heatmap
 from scaler_wizard.pipeline.phases import ContractError
 from scaler_wizard.recipe.spec import ContractSpec, EvaluateSpec
 from scaler_wizard.telemetry.bus import EventBus
@@ -24,8 +29,12 @@ def measure(
     bus: EventBus,
     batch_size: int,
     seed: int,
+    out_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Held-out loss/perplexity and passkey accuracy per length for one model."""
+    """Held-out loss/perplexity, passkey, long-document perplexity and the needle grid.
+
+    Detailed results (per-bucket perplexity, needle cells and heatmap) go to `out_dir`.
+    """
     metrics: dict[str, Any] = {}
     if spec.held_out:
         held = evaluate_held_out(
@@ -49,8 +58,47 @@ def measure(
             progress=_progress(bus, f"passkey ({which})", "trials"),
         )
         metrics["passkey"] = {str(r.length): r.accuracy for r in result.lengths}
+    long_ppl = spec.long_ppl
+    if long_ppl is not None and (which == "grown" or long_ppl.baseline):
+        long_result = evaluate_long_documents(
+            model,
+            tokenizer,
+            [Path(d) for d in long_ppl.documents],
+            max_length=long_ppl.max_length or target_length,
+            bucket_size=long_ppl.bucket_size,
+            stride=long_ppl.stride,
+            progress=_progress(bus, f"long documents ({which})", "docs"),
+        )
+        metrics["long_ppl"] = {
+            "perplexity": long_result.perplexity,
+            "truncated_perplexity": long_result.perplexity_by_length(),
+        }
+        if out_dir is not None:
+            _write_json(out_dir / f"long_ppl_{which}.json", long_result.model_dump(mode="json"))
+    needle = spec.needle
+    if needle is not None and (which == "grown" or needle.baseline):
+        documents = needle.documents or (long_ppl.documents if long_ppl else [])
+        grid = run_needle(
+            model,
+            tokenizer,
+            needle.lengths or [target_length],
+            needle.depths,
+            documents=[Path(d) for d in documents],
+            trials=needle.trials,
+            seed=seed,
+            progress=_progress(bus, f"needle grid ({which})", "cells"),
+        )
+        metrics["needle"] = grid.accuracy_table()
+        if out_dir is not None:
+            _write_json(out_dir / f"needle_{which}.json", grid.model_dump(mode="json"))
+            plot_needle_heatmap(grid, out_dir / f"needle_{which}.png", title=f"Needle ({which})")
     bus.emit(EvalCompleted(model="grown" if which == "grown" else "base", metrics=metrics))
     return metrics
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def check_contracts(

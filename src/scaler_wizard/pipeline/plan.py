@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from scaler_wizard.catalog import Catalog
 from scaler_wizard.context import ContextPlan, ContextPlanError, plan_context
 from scaler_wizard.growth import GrowthContext
+from scaler_wizard.growth.preflight import meta_model, preflight_growth
 from scaler_wizard.hardware.probe import HardwareProfile, probe_hardware
 from scaler_wizard.models.hf_compat import native_context, read_rope
 from scaler_wizard.models.loader import load_config
@@ -86,7 +87,10 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
         train_tokens=train_tokens,
         memory_gib=max((g.memory_gib for g in hardware.gpus), default=hardware.ram_gib),
         has_cuda=hardware.has_cuda,
+        total_steps=t.steps,
     )
+    steps = [(step.strategy, opts) for step, opts in zip(recipe.growth, options, strict=True)]
+    preflight_growth(meta_model(config), steps, growth_context)
     growth = [
         _resolve_step(step.strategy, opts, growth_context)
         for step, opts in zip(recipe.growth, options, strict=True)
