@@ -22,6 +22,10 @@ class TrainingNeeds:
     loss_terms: list[Callable[[], Any]] = field(default_factory=list)
     # Called after training; each returns facts for the manifest (e.g. final AdaLoRA ranks).
     final_reports: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
+    # Rows must hold one example each (no packing), e.g. prefix tuning: every token attends to
+    # the prefix, which a packed row's block-diagonal mask cannot express. The pipeline then
+    # prepares the data again with `data.packing` off.
+    unpacked_rows: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,5 @@
+"""`python -m scaler_wizard.cli`."""
+
+from scaler_wizard.cli import app
+
+app()
