@@ -6,7 +6,7 @@ DEMO_DATA ?= ../shared/data/sft_stdlib.jsonl
 # torch is pinned here to the CPU wheel; the package metadata accepts a compatible range.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install demo test test-slow check format schemas bench clean
+.PHONY: install demo test test-slow check format schemas bench bench-growth clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,9 @@ schemas: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+bench-growth: install
+	$(BIN)/python benchmarks/growth_strategies.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

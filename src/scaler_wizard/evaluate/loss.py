@@ -17,6 +17,85 @@ def backbone_and_head(model: Any) -> tuple[Any, Any]:
     return decoder, base.get_output_embeddings()
 
 
+def prefix_config(model: Any) -> Any:
+    """The active adapter's config when it is a prompt-learning method (prefix tuning), else None."""
+    config = getattr(model, "active_peft_config", None) if hasattr(model, "peft_config") else None
+    return config if getattr(config, "is_prompt_learning", False) else None
+
+
+def decoder_hidden(
+    model: Any,
+    decoder: Any,
+    input_ids: torch.Tensor,
+    position_ids: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The decoder's last hidden states; a prefix-tuned model's prefix is fed as PEFT does."""
+    config = prefix_config(model)
+    if config is None:
+        return decoder(  # type: ignore[no-any-return]
+            input_ids=input_ids,
+            position_ids=position_ids,
+            attention_mask=attention_mask,
+            use_cache=False,
+        ).last_hidden_state
+    return _prefixed_hidden(model, config, decoder, input_ids, position_ids, attention_mask)
+
+
+def _prefixed_hidden(
+    model: Any,
+    config: Any,
+    decoder: Any,
+    input_ids: torch.Tensor,
+    position_ids: torch.Tensor | None,
+    attention_mask: torch.Tensor | None,
+) -> torch.Tensor:
+    """PeftModelForCausalLM.forward for prefix tuning, minus the full-vocabulary logits.
+
+    PEFT passes `get_prompt(batch)` (a Cache holding the prefix) as the past, prepends ones for
+    the prefix to an attention mask (when one is given), and shifts given position ids by
+    `num_virtual_tokens` (without them the model counts on from the cache: the same positions).
+    """
+    import inspect
+
+    import torch
+
+    if config.peft_type != "PREFIX_TUNING":  # PeftType is a str enum
+        raise ValueError(f"the chunked loss supports prefix tuning, not {config.peft_type}")
+    if model.get_base_model().is_gradient_checkpointing and torch.is_grad_enabled():
+        # Transformers drops the cache (our prefix) from checkpointed layers: the prefix would
+        # silently get no gradient.
+        raise ValueError(
+            "prefix tuning cannot train with gradient checkpointing (the checkpointed layers "
+            "drop the prefix); set train.gradient_checkpointing: false"
+        )
+    batch, length = input_ids.shape
+    virtual = int(config.num_virtual_tokens)
+    expected = torch.arange(length, device=input_ids.device).expand(batch, -1)
+    if position_ids is None:
+        position_ids = expected
+    elif not torch.equal(position_ids, expected):
+        # Packed rows: with a cache present transformers builds a plain causal mask, so packed
+        # documents would see each other. The pipeline unpacks rows for prefix tuning.
+        raise ValueError(
+            "prefix tuning needs one example per row (positions 0, 1, ...): set data.packing "
+            "to false"
+        )
+    if attention_mask is not None:
+        prefix = attention_mask.new_ones((batch, virtual))
+        attention_mask = torch.cat((prefix, attention_mask), dim=1)
+    past = model.get_prompt(batch, max_cache_len=length + virtual)
+    # transformers 5 renamed `past_key_values` to `cache` (the old name is deprecated).
+    cache_arg = "cache" if "cache" in inspect.signature(decoder.forward).parameters else None
+    return decoder(  # type: ignore[no-any-return]
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids + virtual,
+        use_cache=False,
+        **{cache_arg or "past_key_values": past},
+    ).last_hidden_state
+
+
 def label_loss_sum(
     model: Any,
     input_ids: torch.Tensor,
@@ -24,11 +103,14 @@ def label_loss_sum(
     position_ids: torch.Tensor | None = None,
     chunk_tokens: int = 1024,
     recompute_chunks: bool = False,
+    attention_mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, int]:
     """Summed cross-entropy over positions whose next-token label is set, and their count.
 
     Packed rows pass reset `position_ids` and no attention mask: transformers then builds a
     block-diagonal causal mask, so documents never attend to each other.
+    A prefix-tuned model needs unpacked rows; right padding needs no mask (no real token can
+    see it), but one may be given. Its loss equals PEFT's own forward's.
     With `recompute_chunks`, each chunk's logits are recomputed in backward instead of kept.
     """
     import torch
@@ -36,9 +118,7 @@ def label_loss_sum(
     from torch.utils.checkpoint import checkpoint
 
     decoder, head = backbone_and_head(model)
-    hidden = decoder(
-        input_ids=input_ids, position_ids=position_ids, use_cache=False
-    ).last_hidden_state
+    hidden = decoder_hidden(model, decoder, input_ids, position_ids, attention_mask)
     targets = labels[:, 1:]
     keep = targets != IGNORE_INDEX
     selected = hidden[:, :-1][keep]
@@ -72,9 +152,7 @@ def token_nll(
     from torch.nn import functional
 
     decoder, head = backbone_and_head(model)
-    hidden = decoder(
-        input_ids=input_ids, position_ids=position_ids, use_cache=False
-    ).last_hidden_state[:, :-1]
+    hidden = decoder_hidden(model, decoder, input_ids, position_ids)[:, :-1]
     targets = input_ids[:, 1:]
     out = torch.empty(targets.shape, dtype=torch.float32, device=hidden.device)
     for start in range(0, targets.shape[1], chunk_tokens):
