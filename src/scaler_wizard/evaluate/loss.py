@@ -62,7 +62,8 @@ def _prefixed_hidden(
 
     if config.peft_type != "PREFIX_TUNING":  # PeftType is a str enum
         raise ValueError(f"the chunked loss supports prefix tuning, not {config.peft_type}")
-    if model.get_base_model().is_gradient_checkpointing and torch.is_grad_enabled():
+    checkpointed = any(getattr(m, "gradient_checkpointing", False) for m in decoder.modules())
+    if checkpointed and torch.is_grad_enabled():
         # Transformers drops the cache (our prefix) from checkpointed layers: the prefix would
         # silently get no gradient.
         raise ValueError(
