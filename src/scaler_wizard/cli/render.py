@@ -39,6 +39,18 @@ def render_plan(console: Console, plan: RunPlan) -> None:
     for warning in c.warnings:
         ctx.add_row("[yellow]warning[/]", warning)
     console.print(ctx)
+    if plan.stages:
+        stages = Table("stage", "context", "steps", "row tokens", "learning rate")
+        for stage in plan.stages:
+            c = stage.context
+            stages.add_row(
+                str(stage.index + 1),
+                f"{c.engine} ×{c.factor:g} → {c.target_length:,}",
+                str(stage.steps),
+                str(stage.seq_length),
+                f"{stage.learning_rate:g}",
+            )
+        console.print(stages)
     growth = Table("growth step", "options", "why")
     for step in plan.growth:
         growth.add_row(step.strategy, _options(step.options), step.reason or "as written")

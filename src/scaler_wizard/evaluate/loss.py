@@ -18,7 +18,7 @@ def backbone_and_head(model: Any) -> tuple[Any, Any]:
 
 
 def prefix_config(model: Any) -> Any:
-    """The active adapter's config when it is a prompt-learning method (prefix tuning), else None."""
+    """The active adapter's config if it is a prompt-learning method (prefix tuning), else None."""
     config = getattr(model, "active_peft_config", None) if hasattr(model, "peft_config") else None
     return config if getattr(config, "is_prompt_learning", False) else None
 
@@ -56,8 +56,6 @@ def _prefixed_hidden(
     the prefix to an attention mask (when one is given), and shifts given position ids by
     `num_virtual_tokens` (without them the model counts on from the cache: the same positions).
     """
-    import inspect
-
     import torch
 
     if config.peft_type != "PREFIX_TUNING":  # PeftType is a str enum
@@ -86,15 +84,22 @@ def _prefixed_hidden(
         prefix = attention_mask.new_ones((batch, virtual))
         attention_mask = torch.cat((prefix, attention_mask), dim=1)
     past = model.get_prompt(batch, max_cache_len=length + virtual)
-    # transformers 5 renamed `past_key_values` to `cache` (the old name is deprecated).
-    cache_arg = "cache" if "cache" in inspect.signature(decoder.forward).parameters else None
     return decoder(  # type: ignore[no-any-return]
         input_ids=input_ids,
         attention_mask=attention_mask,
         position_ids=position_ids + virtual,
         use_cache=False,
-        **{cache_arg or "past_key_values": past},
+        **{cache_argument(decoder): past},
     ).last_hidden_state
+
+
+def cache_argument(module: Any) -> str:
+    """The keyword a model's forward (and generate) takes its KV cache by."""
+    import inspect
+
+    # transformers 5 renamed `past_key_values` to `cache`; the old name is deprecated.
+    parameters = inspect.signature(module.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def label_loss_sum(

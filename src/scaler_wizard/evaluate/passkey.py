@@ -125,16 +125,20 @@ def generate_continuation(model: Any, tokenizer: Any, prompt: str) -> str:
 
     generate() passes logits_to_keep=1 to models that accept it, so the prefill never builds
     [tokens x vocab] logits (9 GiB for Qwen2.5 at 16k); the all-ones mask lets SDPA take its
-    causal path instead of materialising a [tokens x tokens] mask.
+    causal path instead of materialising a [tokens x tokens] mask. A prefix-tuned model goes
+    through `generate_with_prefix` (PEFT's own generate ignores the prefix on transformers 5).
     """
     import torch
+
+    from scaler_wizard.evaluate.generation import generate_with_prefix
 
     encoded = tokenizer(prompt, return_tensors="pt")
     input_ids = encoded["input_ids"].to(next(model.parameters()).device)
     pad_id = (
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     )
-    output = model.generate(
+    output = generate_with_prefix(
+        model,
         input_ids=input_ids,
         attention_mask=torch.ones_like(input_ids),
         max_new_tokens=MAX_NEW_TOKENS,

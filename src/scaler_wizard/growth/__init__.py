@@ -9,6 +9,7 @@ from scaler_wizard.growth.fusion import FusionOptions, apply_fusion
 from scaler_wizard.growth.ia3 import IA3Options, apply_ia3
 from scaler_wizard.growth.layer_replication import LayerReplicationOptions, apply_layer_replication
 from scaler_wizard.growth.lora import LoraOptions, apply_lora
+from scaler_wizard.growth.prefix import PrefixOptions, apply_prefix
 from scaler_wizard.growth.vocabulary import VocabularyOptions, apply_vocabulary
 from scaler_wizard.registry import Registry
 
@@ -43,6 +44,12 @@ def register_growth_strategies(registry: Registry[GrowthStrategy]) -> None:
         IA3Options,
         apply_ia3,
         "(IA)³ (PEFT): learned vectors rescaling chosen activations; identity at init.",
+    )
+    registry.register(
+        "prefix",
+        PrefixOptions,
+        apply_prefix,
+        "Prefix tuning (PEFT): learned key/value prefix per layer; rows unpacked, not mergeable.",
     )
     registry.register(
         "block_expansion",

@@ -62,7 +62,8 @@ def apply_prefix(
         task_type="CAUSAL_LM",
         num_virtual_tokens=options.num_virtual_tokens,
         prefix_projection=options.projection,
-        encoder_hidden_size=options.encoder_hidden_size,  # type: ignore[arg-type]  # None: PEFT's default
+        # None lets PEFT size the MLP like the prefix (PEFT types the field as a plain int).
+        encoder_hidden_size=options.encoder_hidden_size,  # type: ignore[arg-type]
     )
     grown = get_peft_model(model, config)
     context.needs.unpacked_rows = True

@@ -15,7 +15,7 @@ from typing import Any
 from scaler_wizard.artifacts.run_folder import RunFolder, create_run_folder, find_run
 from scaler_wizard.catalog import Catalog, build_catalog
 from scaler_wizard.context import apply_context_plan
-from scaler_wizard.data import prepare_data
+from scaler_wizard.data import PreparedData, prepare_data
 from scaler_wizard.growth import GrowthContext, TrainingNeeds
 from scaler_wizard.growth.base import GrowthError
 from scaler_wizard.models.loader import load_config, load_model
@@ -30,6 +30,7 @@ from scaler_wizard.pipeline.export import (
 from scaler_wizard.pipeline.manifest import flat_metrics, start_manifest
 from scaler_wizard.pipeline.phases import PhaseFailed, phase
 from scaler_wizard.pipeline.plan import RunPlan, make_plan
+from scaler_wizard.pipeline.stages import run_stages
 from scaler_wizard.recipe import Recipe, RecipeError, load_recipe
 from scaler_wizard.recipe.errors import Problem
 from scaler_wizard.recipe.spec import TrainSpec
@@ -37,7 +38,7 @@ from scaler_wizard.telemetry.bus import EventBus, Sink
 from scaler_wizard.telemetry.console_sink import ConsoleSink
 from scaler_wizard.telemetry.events import RunFailed, RunFinished, RunPaused, RunStarted
 from scaler_wizard.telemetry.jsonl_sink import JsonlSink, read_events
-from scaler_wizard.train import train_model
+from scaler_wizard.train import TrainResult, train_model
 from scaler_wizard.train.checkpoint import latest_checkpoint
 from scaler_wizard.train.loop import TrainingPaused
 
@@ -89,6 +90,8 @@ def resume_pipeline(
     checkpoint = latest_checkpoint(run.checkpoints)
     if checkpoint is None:
         raise ResumeError(f"run {run.run_id} has no checkpoint yet; start it again with `grow`")
+    if manifest.get("plan", {}).get("stages"):
+        raise ResumeError(f"run {run.run_id} grows its context in stages, which cannot resume yet")
     if "base" not in manifest.get("metrics", {}):
         raise ResumeError(f"run {run.run_id} has no base measurements; start it again")
     recipe = load_recipe(run.path / "recipe.yaml")
@@ -139,37 +142,41 @@ def _execute(
                 summary.update(flat_metrics(manifest["metrics"]["base"]))
                 run.write_manifest(manifest)  # a resumed run reuses these
         base = manifest["metrics"]["base"]
-        current = "context"
-        with phase(bus, "context", f"{plan.context.engine} ×{plan.context.factor:g}") as summary:
-            if plan.context.changes_config:
-                config = load_config(model_path)
-                apply_context_plan(config, plan.context)  # before instantiation: HF does the math
-                model = load_model(model_path, config, recipe.model.dtype)
-                fit_embeddings(model, tokenizer)
-            summary["max_position_embeddings"] = model.config.max_position_embeddings
-        current = "grow"
-        with phase(bus, "grow") as summary:
-            vocabulary = len(tokenizer)
-            model, reports, needs = _grow(model, plan, catalog, recipe.train, tokenizer)
-            if len(tokenizer) != vocabulary:  # a strategy added tokens: train on them
-                data = prepare_data(recipe.data, tokenizer)
-                manifest["data"]["fingerprint"] = data.fingerprint
-            manifest["growth"] = [
-                {**r.model_dump(), "options": step.options}
-                for r, step in zip(reports, plan.growth, strict=True)
-            ]
-            summary["trainable"] = reports[-1].trainable
         current = "train"
-        with phase(bus, "train", f"{recipe.train.steps} steps") as summary:
-            result = train_model(
-                model, data.train_rows, recipe.train, bus, run.checkpoints, needs, checkpoint
+        if plan.stages:
+            model, reports, result, _ = run_stages(
+                tokenizer,
+                recipe,
+                plan,
+                run,
+                bus,
+                grow=lambda m: _grow(m, plan, catalog, recipe.train, tokenizer),
+                measure=lambda m, rows, target, label: evaluate(m, label, target),
+                manifest=manifest,
             )
-            manifest["train"].update(
-                duration_s=result.duration_s, losses=result.losses, tokens_per_s=result.tokens_per_s
+        else:
+            model, reports, result, evaluate = _grow_and_train(
+                model,
+                tokenizer,
+                data,
+                recipe,
+                plan,
+                run,
+                bus,
+                catalog,
+                manifest,
+                checkpoint,
+                evaluate,
             )
-            if result.final_reports:
-                manifest["growth_after_training"] = result.final_reports
-            summary.update(tokens_per_s=result.tokens_per_s, final_loss=result.losses[-1][1])
+        manifest["growth"] = [
+            {**r.model_dump(), "options": step.options}
+            for r, step in zip(reports, plan.growth, strict=True)
+        ]
+        manifest["train"].update(
+            duration_s=result.duration_s, losses=result.losses, tokens_per_s=result.tokens_per_s
+        )
+        if result.final_reports:
+            manifest["growth_after_training"] = result.final_reports
         current = "evaluate"
         with phase(bus, "evaluate", "grown model") as summary:
             grown = evaluate(model, "grown")
@@ -215,16 +222,60 @@ def _bus(run: RunFolder, console: bool, first_seq: int) -> EventBus:
     return EventBus(run.run_id, sinks, first_seq=first_seq)
 
 
+def _grow_and_train(
+    model: Any,
+    tokenizer: Any,
+    data: PreparedData,
+    recipe: Recipe,
+    plan: RunPlan,
+    run: RunFolder,
+    bus: EventBus,
+    catalog: Catalog,
+    manifest: dict[str, Any],
+    checkpoint: Path | None,
+    evaluate: Any,
+) -> tuple[Any, list[Any], TrainResult, Any]:
+    """Extend the context (config first, then weights), grow, and train: one stage."""
+    with phase(bus, "context", f"{plan.context.engine} ×{plan.context.factor:g}") as summary:
+        if plan.context.changes_config:
+            model_path = Path(plan.model.path)
+            config = load_config(model_path)
+            apply_context_plan(config, plan.context)  # before instantiation: HF does the math
+            model = load_model(model_path, config, recipe.model.dtype)
+            fit_embeddings(model, tokenizer)
+        summary["max_position_embeddings"] = model.config.max_position_embeddings
+    with phase(bus, "grow") as summary:
+        vocabulary = len(tokenizer)
+        model, reports, needs = _grow(model, plan, catalog, recipe.train, tokenizer)
+        # e.g. prefix tuning: every token must see the prefix, which packed rows forbid
+        unpack = needs.unpacked_rows and recipe.data.packing
+        if len(tokenizer) != vocabulary or unpack:  # new tokens to train on, or new rows
+            spec = recipe.data.model_copy(update={"packing": False}) if unpack else recipe.data
+            data = prepare_data(spec, tokenizer)
+            manifest["data"]["fingerprint"] = data.fingerprint
+        if unpack:
+            manifest["data"].update(packing=False, stats=data.stats.to_dict())
+            # Same examples, one per row: the base's packed loss is the same quantity.
+            evaluate = _measurer(tokenizer, data.eval_rows, recipe, plan, bus, run.path / "eval")
+        summary["trainable"] = reports[-1].trainable
+    with phase(bus, "train", f"{recipe.train.steps} steps") as summary:
+        result = train_model(
+            model, data.train_rows, recipe.train, bus, run.checkpoints, needs, checkpoint
+        )
+        summary.update(tokens_per_s=result.tokens_per_s, final_loss=result.losses[-1][1])
+    return model, reports, result, evaluate
+
+
 def _measurer(
     tokenizer: Any, rows: Any, recipe: Recipe, plan: RunPlan, bus: EventBus, out_dir: Path
 ) -> Any:
-    def evaluate(current: Any, which: str) -> dict[str, Any]:
+    def evaluate(current: Any, which: str, target: int | None = None) -> dict[str, Any]:
         return measure(
             current,
             tokenizer,
             rows,
             recipe.evaluate,
-            plan.context.target_length,
+            target or plan.context.target_length,
             which,
             bus,
             recipe.train.batch_size,

@@ -92,7 +92,7 @@ def measure(
         if out_dir is not None:
             _write_json(out_dir / f"needle_{which}.json", grid.model_dump(mode="json"))
             plot_needle_heatmap(grid, out_dir / f"needle_{which}.png", title=f"Needle ({which})")
-    bus.emit(EvalCompleted(model="grown" if which == "grown" else "base", metrics=metrics))
+    bus.emit(EvalCompleted(model=which, metrics=metrics))
     return metrics
 
 

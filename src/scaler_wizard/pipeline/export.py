@@ -9,8 +9,10 @@ from typing import Any
 from scaler_wizard.artifacts.model_card import render_model_card
 from scaler_wizard.artifacts.run_folder import RunFolder
 from scaler_wizard.catalog import Catalog
+from scaler_wizard.evaluate.loss import prefix_config
 from scaler_wizard.evaluate.plots import before_after_metrics, plot_before_after, plot_loss_curve
 from scaler_wizard.growth.layer_replication import merge_replicated
+from scaler_wizard.growth.prefix import NOT_MERGEABLE
 from scaler_wizard.recipe.spec import ExportSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import ArtifactExported
@@ -28,11 +30,22 @@ def export_artifacts(
 ) -> dict[str, Any]:
     """Write everything; each folder is staged and renamed so none is ever half-written."""
     exported: dict[str, Any] = {}
-    if spec.adapter and hasattr(model, "peft_config"):
-        _staged(run.adapter, model.save_pretrained)
+    unmergeable = unmergeable_reason(model)
+    # An adapter that cannot be merged is the only form of the grown model: save it even when
+    # only the merged model was asked for, with the tokenizer, so the artifact stands alone.
+    if (spec.adapter or (spec.merged and unmergeable)) and hasattr(model, "peft_config"):
+
+        def save_adapter(folder: Path) -> None:
+            model.save_pretrained(folder)
+            if unmergeable:
+                tokenizer.save_pretrained(folder)
+
+        _staged(run.adapter, save_adapter)
         bus.emit(ArtifactExported(path=str(run.adapter), kind="adapter"))
         exported["adapter"] = str(run.adapter)
-    if spec.merged:
+    if spec.merged and unmergeable:
+        exported["merged_skipped"] = unmergeable
+    elif spec.merged:
         merged, max_diff = merge_model(model, tokenizer)
         exported["merge_max_logit_diff"] = max_diff
 
@@ -46,6 +59,13 @@ def export_artifacts(
     if spec.plots:
         exported["plots"] = write_plots(run, manifest)
     return exported
+
+
+def unmergeable_reason(model: Any) -> str | None:
+    """Why the grown model cannot be merged into plain weights, or None when it can."""
+    if prefix_config(model) is not None:  # prompt learning adds inputs, not weight deltas
+        return NOT_MERGEABLE
+    return None
 
 
 def merge_model(model: Any, tokenizer: Any) -> tuple[Any, float]:

@@ -23,6 +23,7 @@ from scaler_wizard.paths import workspace_home
 from scaler_wizard.recipe import Recipe, RecipeError
 from scaler_wizard.recipe.errors import Problem
 from scaler_wizard.recipe.loader import format_validation_error
+from scaler_wizard.recipe.spec import ContextSpec
 from scaler_wizard.registry import UnknownEntryError
 
 
@@ -55,6 +56,78 @@ class RunPlan(BaseModel):
     growth: list[GrowthStepPlan]
     train_tokens: int
     data_train: str
+    stages: list[StagePlan] = []
+
+
+# Adapter strategies that merge back into same-shaped weights, so each stage can start afresh.
+STAGE_STRATEGIES = frozenset({"lora", "adalora", "ia3"})
+
+
+class StagePlan(BaseModel):
+    """One progressive context stage, planned relative to the native context."""
+
+    index: int
+    context: ContextPlan
+    steps: int
+    seq_length: int
+    learning_rate: float
+
+
+def plan_stages(config: Any, recipe: Recipe, catalog: Catalog) -> list[StagePlan]:
+    """Each stage's context plan; stage targets must grow, and each must be a real extension."""
+    spec = recipe.context
+    stages: list[StagePlan] = []
+    structural = [s.strategy for s in recipe.growth if s.strategy not in STAGE_STRATEGIES]
+    if spec.stages and structural:
+        raise RecipeError(
+            [
+                Problem(
+                    "context.stages",
+                    f"stages retrain and merge an adapter per stage; {structural} would be applied "
+                    f"again at every stage. With stages use {sorted(STAGE_STRATEGIES)}.",
+                )
+            ]
+        )
+    for index, stage in enumerate(spec.stages):
+        stage_spec = ContextSpec(
+            engine=spec.engine,
+            target_length=stage.target_length,
+            scale=stage.scale,
+            options=spec.options,
+        )
+        context = _plan_context(config, stage_spec, catalog, f"context.stages[{index}]")
+        if stages and context.target_length <= stages[-1].context.target_length:
+            raise RecipeError(
+                [
+                    Problem(
+                        f"context.stages[{index}]",
+                        f"stage target {context.target_length} must exceed the previous stage's "
+                        f"{stages[-1].context.target_length}",
+                    )
+                ]
+            )
+        stages.append(
+            StagePlan(
+                index=index,
+                context=context,
+                steps=stage.steps,
+                seq_length=stage.seq_length or recipe.data.seq_length,
+                learning_rate=stage.learning_rate or recipe.train.learning_rate,
+            )
+        )
+    return stages
+
+
+def _plan_context(
+    config: Any, spec: ContextSpec, catalog: Catalog, where: str = "context"
+) -> ContextPlan:
+    try:
+        return plan_context(config, spec, will_train=True, registry=catalog.context)
+    except UnknownEntryError as exc:
+        raise RecipeError([Problem("context.engine", str(exc))]) from None
+    except ContextPlanError as exc:
+        path = (exc.path or "context").replace("context", where, 1)
+        raise RecipeError([Problem(path, str(exc))]) from None
 
 
 def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
@@ -75,19 +148,20 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
         rope=read_rope(config),
         sliding_window=getattr(config, "sliding_window", None),
     )
-    try:
-        context = plan_context(config, recipe.context, will_train=True, registry=catalog.context)
-    except UnknownEntryError as exc:
-        raise RecipeError([Problem("context.engine", str(exc))]) from None
-    except ContextPlanError as exc:
-        raise RecipeError([Problem(exc.path or "context", str(exc))]) from None
+    stages = plan_stages(config, recipe, catalog)
+    context = stages[-1].context if stages else _plan_context(config, recipe.context, catalog)
     t = recipe.train
-    train_tokens = t.steps * t.batch_size * t.grad_accum_steps * recipe.data.seq_length
+    rows = t.batch_size * t.grad_accum_steps
+    train_tokens = (
+        sum(stage.steps * rows * stage.seq_length for stage in stages)
+        if stages
+        else t.steps * rows * recipe.data.seq_length
+    )
     growth_context = GrowthContext(
         train_tokens=train_tokens,
         memory_gib=max((g.memory_gib for g in hardware.gpus), default=hardware.ram_gib),
         has_cuda=hardware.has_cuda,
-        total_steps=t.steps,
+        total_steps=sum(stage.steps for stage in stages) if stages else t.steps,
     )
     steps = [(step.strategy, opts) for step, opts in zip(recipe.growth, options, strict=True)]
     preflight_growth(meta_model(config), steps, growth_context)
@@ -103,6 +177,7 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
         growth=growth,
         train_tokens=train_tokens,
         data_train=data_train,
+        stages=stages,
     )
 
 

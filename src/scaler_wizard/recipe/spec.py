@@ -54,8 +54,31 @@ class GrowthStepSpec(Spec):
     options: dict[str, Any] = Field(default_factory=dict, description="Strategy options.")
 
 
+class ContextStageSpec(Spec):
+    """One phase of progressive context growth: train at this length, then evaluate."""
+
+    target_length: int | None = Field(None, gt=0, description="Stage context in tokens.")
+    scale: float | None = Field(None, gt=0, description="Stage context as a multiple of native.")
+    steps: int = Field(ge=1, description="Optimizer steps in this stage.")
+    seq_length: int | None = Field(
+        None, ge=16, description="Tokens per training row; default: data.seq_length."
+    )
+    learning_rate: float | None = Field(None, gt=0, description="Default: train.learning_rate.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ContextStageSpec:
+        if (self.target_length is None) == (self.scale is None):
+            raise ValueError("give exactly one of target_length or scale for each stage")
+        return self
+
+
 class ContextSpec(Spec):
-    """Target context window; the planner picks engine and factor unless they are given."""
+    """Target context window; the planner picks engine and factor unless they are given.
+
+    With `stages`, the window grows stage by stage (e.g. native → 2× → 4×): each stage plans
+    its own factor relative to the native context, trains from the previous stage's merged
+    weights, saves its model, and is evaluated before the next begins.
+    """
 
     engine: str = Field(
         "auto", description="Context engine ('auto', 'none', 'yarn', 'linear', ...)."
@@ -68,10 +91,16 @@ class ContextSpec(Spec):
         default_factory=dict, description="Engine options (e.g. yarn beta_fast)."
     )
 
+    stages: list[ContextStageSpec] = Field(
+        default_factory=list, description="Progressive stages; replace target_length/scale."
+    )
+
     @model_validator(mode="after")
     def _one_target(self) -> ContextSpec:
         if self.target_length is not None and self.scale is not None:
             raise ValueError("give either target_length or scale, not both")
+        if self.stages and (self.target_length is not None or self.scale is not None):
+            raise ValueError("with stages, each stage names its target; drop target_length/scale")
         return self
 
 

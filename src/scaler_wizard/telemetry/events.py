@@ -69,7 +69,7 @@ class StepLogged(Payload):
 
 
 class EvalCompleted(Payload):
-    model: Literal["base", "grown"]
+    model: str = Field(description="'base', 'grown', or a stage such as 'stage-1'.")
     metrics: dict[str, Any]
 
 

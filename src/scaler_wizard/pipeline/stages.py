@@ -1,0 +1,121 @@
+"""Progressive context stages: native → 2× → 4× ..., each a train-and-measure phase of one run.
+
+Every stage is planned relative to the native context (factor = stage target / native, the way
+published staged recipes do it), instantiated from the previous stage's merged weights with
+that stage's RoPE parameters, grown afresh, trained at its own row length and measured at its
+own target before the next stage begins. Earlier stages leave a merged model in
+`stages/stage-N/` that a user can go back to; the last stage's model continues into the run's
+usual evaluate → contracts → export steps.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scaler_wizard.artifacts.run_folder import RunFolder
+from scaler_wizard.context import apply_context_plan
+from scaler_wizard.data import PreparedData, prepare_data
+from scaler_wizard.models.hf_compat import write_rope
+from scaler_wizard.models.loader import load_config, load_model
+from scaler_wizard.models.tokenizer_prep import fit_embeddings
+from scaler_wizard.pipeline.export import merge_model
+from scaler_wizard.pipeline.manifest import flat_metrics
+from scaler_wizard.pipeline.phases import phase
+from scaler_wizard.pipeline.plan import RunPlan, StagePlan
+from scaler_wizard.recipe import Recipe
+from scaler_wizard.telemetry.bus import EventBus
+from scaler_wizard.train import TrainResult, train_model
+
+Grow = Callable[[Any], tuple[Any, list[Any], Any]]
+Measure = Callable[[Any, PreparedData, int, str], dict[str, Any]]
+
+
+def run_stages(
+    tokenizer: Any,
+    recipe: Recipe,
+    plan: RunPlan,
+    run: RunFolder,
+    bus: EventBus,
+    grow: Grow,
+    measure: Measure,
+    manifest: dict[str, Any],
+) -> tuple[Any, list[Any], TrainResult, PreparedData]:
+    """Run every stage; returns the last stage's grown model, reports, training and data."""
+    weights = Path(plan.model.path)
+    manifest["stages"] = []
+    for stage in plan.stages:
+        last = stage.index == len(plan.stages) - 1
+        label = f"stage {stage.index + 1}/{len(plan.stages)}"
+        model = _instantiate(weights, stage, plan, recipe, tokenizer, bus, label)
+        with phase(bus, "grow", label):
+            model, reports, needs = grow(model)
+        with phase(bus, "data", f"{label}: rows of {stage.seq_length} tokens"):
+            spec = recipe.data.model_copy(update={"seq_length": stage.seq_length})
+            data = prepare_data(spec, tokenizer)
+        with phase(bus, "train", f"{label}: {stage.steps} steps") as summary:
+            train_spec = recipe.train.model_copy(
+                update={"steps": stage.steps, "learning_rate": stage.learning_rate}
+            )
+            folder = run.checkpoints / f"stage-{stage.index + 1}"
+            result = train_model(model, data.train_rows, train_spec, bus, folder, needs)
+            summary.update(final_loss=result.losses[-1][1], tokens_per_s=result.tokens_per_s)
+        record: dict[str, Any] = {
+            "index": stage.index,
+            "target_length": stage.context.target_length,
+            "engine": stage.context.engine,
+            "factor": stage.context.factor,
+            "steps": stage.steps,
+            "seq_length": stage.seq_length,
+            "losses": result.losses,
+        }
+        if not last:
+            with phase(bus, "evaluate", label) as summary:
+                which = f"stage-{stage.index + 1}"
+                record["metrics"] = measure(model, data, stage.context.target_length, which)
+                summary.update(flat_metrics(record["metrics"]))
+            weights = _save_stage(model, tokenizer, run, stage)
+            record["model"] = str(weights)
+        manifest["stages"].append(record)
+        run.write_manifest(manifest)
+    return model, reports, result, data
+
+
+def _instantiate(
+    weights: Path,
+    stage: StagePlan,
+    plan: RunPlan,
+    recipe: Recipe,
+    tokenizer: Any,
+    bus: EventBus,
+    label: str,
+) -> Any:
+    context = stage.context
+    with phase(bus, "context", f"{label}: {context.engine} ×{context.factor:g}") as summary:
+        # Shapes (and any added vocabulary) come from the weights being loaded; RoPE goes back
+        # to the native parameters that every stage's plan is relative to.
+        config = load_config(weights)
+        if context.rope_before is not None:
+            write_rope(config, dict(context.rope_before), replace=True)
+        if context.max_position_embeddings_before is not None:
+            config.max_position_embeddings = context.max_position_embeddings_before
+        apply_context_plan(config, context)
+        model = load_model(weights, config, recipe.model.dtype)
+        fit_embeddings(model, tokenizer)
+        summary["max_position_embeddings"] = model.config.max_position_embeddings
+    return model
+
+
+def _save_stage(model: Any, tokenizer: Any, run: RunFolder, stage: StagePlan) -> Path:
+    """Merge this stage's growth into its weights and keep them: the next stage's starting point."""
+    merged, _ = merge_model(model, tokenizer)
+    target = run.path / "stages" / f"stage-{stage.index + 1}"
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    merged.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
