@@ -162,3 +162,14 @@ def test_pipes_in_options_do_not_break_the_table() -> None:
 )
 def test_base_model_id(base: dict[str, Any], expected: str | None) -> None:
     assert base_model_id(base) == expected
+
+
+def test_loading_instructions_follow_what_was_exported() -> None:
+    merged = render_model_card({"exports": {"model": "/x/model"}}, files=["model/", "adapter/"])
+    assert 'path = "model"' in merged and "AutoModelForCausalLM" in merged
+    adapter_only = render_model_card(
+        {"exports": {"merged_skipped": "prefix tuning cannot be merged"}}, files=["adapter/"]
+    )
+    assert "AutoPeftModelForCausalLM" in adapter_only
+    assert "prefix tuning cannot be merged" in adapter_only
+    assert 'path = "model"' not in adapter_only

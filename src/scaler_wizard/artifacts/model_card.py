@@ -220,14 +220,30 @@ def _results(manifest: Mapping[str, Any]) -> str | None:
     return "## Results\n\n" + _table(["Metric", "Base", "Grown", "Δ (grown − base)"], rows)
 
 
-def _usage(files: list[str]) -> str:
+def _usage(files: list[str], exports: Mapping[str, Any]) -> str:
+    if exports.get("merged_skipped"):
+        return "\n".join(
+            [
+                "## How to load",
+                "",
+                f"The grown model exists only as an adapter: {exports['merged_skipped']}",
+                "",
+                "```python",
+                "from peft import AutoPeftModelForCausalLM",
+                "from transformers import AutoTokenizer",
+                "",
+                'model = AutoPeftModelForCausalLM.from_pretrained("adapter")  # next to this card',
+                'tokenizer = AutoTokenizer.from_pretrained("adapter")',
+                "```",
+            ]
+        )
     lines = [
         "## How to load",
         "",
         "```python",
         "from transformers import AutoModelForCausalLM, AutoTokenizer",
         "",
-        'path = "path/to/this/folder"',
+        'path = "model"  # the merged model folder next to this card',
         "model = AutoModelForCausalLM.from_pretrained(path)",
         "tokenizer = AutoTokenizer.from_pretrained(path)",
         "```",
@@ -270,7 +286,7 @@ def render_model_card(manifest: Mapping[str, Any], *, files: Iterable[str] | Non
         _data(manifest),
         _training(manifest),
         _results(manifest),
-        _usage(listed),
+        _usage(listed, manifest.get("exports") or {}),
         _files(listed),
         _versions(manifest),
     ]
