@@ -131,3 +131,13 @@ def test_growth_options_are_checked_against_the_model_before_loading(
     code, output = run_plan(tmp_path, tiny_model_dir, *overrides)
     assert code == 2, output
     assert expected in " ".join(output.split())
+
+
+def test_prefix_tuning_refuses_gradient_checkpointing(tmp_path: Path, tiny_model_dir: Path) -> None:
+    code, output = run_plan(
+        tmp_path,
+        tiny_model_dir,
+        "growth=[{strategy: prefix}]",
+        "train.gradient_checkpointing=true",
+    )
+    assert code == 2 and "train.gradient_checkpointing" in output

@@ -195,6 +195,14 @@ def validate_growth(recipe: Recipe, catalog: Catalog) -> list[BaseModel]:
             problems.append(Problem(f"growth[{i}].strategy", str(exc)))
         except ValidationError as exc:
             problems.extend(format_validation_error(exc, entry.options, f"growth[{i}].options"))
+    if recipe.train.gradient_checkpointing and any(s.strategy == "prefix" for s in recipe.growth):
+        problems.append(
+            Problem(
+                "train.gradient_checkpointing",
+                "prefix tuning needs it off: checkpointed layers drop the prefix cache, so the "
+                "prefix would get no gradient",
+            )
+        )
     if problems:
         raise RecipeError(problems)
     return validated
