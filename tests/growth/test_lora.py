@@ -237,3 +237,42 @@ def test_checks_work_on_a_meta_model(tiny_model: Any) -> None:
     assert len(layers) == 7 * 2 and all("lm_head" not in x.name for x in layers)
     with pytest.raises(GrowthError, match="qproj"):
         validate_lora(meta, LoraOptions(r=4, target_modules=["qproj"]))
+
+
+@pytest.mark.parametrize(
+    ("budget", "expected_rank"),
+    [
+        ({"parameter_budget": 10_000_000}, 8),
+        ({"parameter_budget": 5000}, 2),
+        ({"memory_budget_gib": 5000 * 16 / 2**30}, 2),
+    ],
+)
+def test_budgets_lower_the_auto_rank_and_say_why(
+    tiny_model: Any, budget: dict[str, Any], expected_rank: int
+) -> None:
+    from scaler_wizard.growth.targets import resolve_targets
+
+    per_rank = sum(
+        t.in_features + t.out_features for t in resolve_targets(tiny_model, "all-linear")
+    )
+    options, reason = LoraOptions(**budget).resolved(CONTEXT, tiny_model)
+    assert options.r == expected_rank
+    assert expected_rank * per_rank <= next(iter(budget.values())) * (
+        1 if "parameter_budget" in budget else 2**30 / 16
+    )
+    assert reason is not None and ("lowered" in reason) == (expected_rank < 8)
+    _, report = apply_lora(tiny_model, LoraOptions(dropout=0.0, **budget), CONTEXT)
+    assert report.trainable == expected_rank * per_rank
+
+
+def test_budget_too_small_for_rank_one_is_a_clear_error(tiny_model: Any) -> None:
+    from scaler_wizard.growth.base import GrowthError
+
+    with pytest.raises(GrowthError, match="below rank 1") as info:
+        LoraOptions(parameter_budget=10).resolved(CONTEXT, tiny_model)
+    assert info.value.path == "growth.options.parameter_budget"
+
+
+def test_budgets_need_auto_rank() -> None:
+    with pytest.raises(ValueError, match="set r: auto"):
+        LoraOptions(r=8, parameter_budget=1000)

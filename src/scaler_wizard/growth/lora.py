@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scaler_wizard.growth.base import GrowthContext, GrowthReport
 from scaler_wizard.growth.rank import resolve_rank
@@ -64,11 +64,37 @@ class LoraOptions(BaseModel):
         description="Module name or regex (matched on a suffix) → its own alpha.",
     )
 
-    def resolved(self, context: GrowthContext) -> tuple[LoraOptions, str | None]:
-        """Options with `r`/`alpha` filled in, and the reason when they were chosen for the user."""
+    parameter_budget: int | None = Field(
+        None, ge=1, description="With r: auto, the most trainable adapter parameters allowed."
+    )
+    memory_budget_gib: float | None = Field(
+        None, gt=0, description="With r: auto, the most memory for adapter weights + AdamW states."
+    )
+
+    @model_validator(mode="after")
+    def _budgets_need_auto_rank(self) -> LoraOptions:
+        if self.r != "auto" and (self.parameter_budget or self.memory_budget_gib):
+            raise ValueError("parameter_budget and memory_budget_gib choose the rank: set r: auto")
+        return self
+
+    def resolved(self, context: GrowthContext, model: Any = None) -> tuple[LoraOptions, str | None]:
+        """Options with `r`/`alpha` filled in, and the reason when they were chosen for the user.
+
+        `model` (a meta-device model is enough) lets budgets count the targeted layers.
+        """
         if self.r != "auto":
             return self.model_copy(update={"alpha": self.alpha or 2 * self.r}), None
-        choice = resolve_rank(context.train_tokens, context.has_cuda)
+        per_rank = None
+        if model is not None:
+            layers = resolve_targets(model, self.target_modules)
+            per_rank = sum(layer.in_features + layer.out_features for layer in layers)
+        choice = resolve_rank(
+            context.train_tokens,
+            context.has_cuda,
+            per_rank,
+            self.parameter_budget,
+            self.memory_budget_gib,
+        )
         return self.model_copy(
             update={"r": choice.rank, "alpha": self.alpha or choice.alpha}
         ), choice.reason
@@ -94,7 +120,7 @@ def apply_lora(
 
     from scaler_wizard.models.loader import count_parameters
 
-    options, reason = options.resolved(context)
+    options, reason = options.resolved(context, model)
     assert isinstance(options.r, int)
     validate_lora(model, options)
     before, _ = count_parameters(model)

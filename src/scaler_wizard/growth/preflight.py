@@ -52,7 +52,7 @@ def preflight_growth(
 
 
 def _lora(model: Any, options: Any, context: GrowthContext) -> None:
-    validate_lora(model, options.resolved(context)[0])
+    validate_lora(model, options.resolved(context, model)[0])
 
 
 def _adalora(model: Any, options: Any, context: GrowthContext) -> None:

@@ -164,9 +164,10 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
         total_steps=sum(stage.steps for stage in stages) if stages else t.steps,
     )
     steps = [(step.strategy, opts) for step, opts in zip(recipe.growth, options, strict=True)]
-    preflight_growth(meta_model(config), steps, growth_context)
+    meta = meta_model(config)
+    preflight_growth(meta, steps, growth_context)
     growth = [
-        _resolve_step(step.strategy, opts, growth_context)
+        _resolve_step(step.strategy, opts, growth_context, meta)
         for step, opts in zip(recipe.growth, options, strict=True)
     ]
     return RunPlan(
@@ -219,9 +220,11 @@ def check_data_files(recipe: Recipe) -> str:
     return str(Path(recipe.data.train).expanduser().resolve())
 
 
-def _resolve_step(strategy: str, options: BaseModel, context: GrowthContext) -> GrowthStepPlan:
+def _resolve_step(
+    strategy: str, options: BaseModel, context: GrowthContext, model: Any
+) -> GrowthStepPlan:
     resolver = getattr(options, "resolved", None)
     reason = None
     if resolver is not None:
-        options, reason = resolver(context)
+        options, reason = resolver(context, model)
     return GrowthStepPlan(strategy=strategy, options=options.model_dump(), reason=reason)
