@@ -82,6 +82,14 @@ def render_outcome(console: Console, path: Path, manifest: dict[str, Any]) -> No
                 "",
             )
         console.print(table)
+    for step in manifest.get("growth", []):
+        details = step.get("details", {})
+        effective = details.get("effective_parameters")
+        extra = f", {effective:,} effective" if effective else ""
+        console.print(
+            f"{step['strategy']}: {step['parameters_before']:,} → {step['parameters_after']:,} "
+            f"parameters ({step['trainable']:,} trainable{extra})"
+        )
     if manifest.get("error"):
         console.print(f"[red]{manifest.get('failed_phase')}: {manifest['error']}[/]")
     exports = manifest.get("exports", {})
