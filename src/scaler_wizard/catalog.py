@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scaler_wizard.context import register_context_engines
 from scaler_wizard.data.formats import Format, convert_file
+from scaler_wizard.data.transforms import register_data_transforms
 from scaler_wizard.evaluate.held_out import evaluate_held_out
 from scaler_wizard.evaluate.passkey import run_passkey
 from scaler_wizard.growth import GrowthStrategy, register_growth_strategies
@@ -39,6 +40,7 @@ class Catalog:
     growth: Registry[GrowthStrategy] = field(default_factory=lambda: Registry("growth strategy"))
     context: Registry[Any] = field(default_factory=lambda: Registry("context engine"))
     data: Registry[Any] = field(default_factory=lambda: Registry("data format"))
+    transforms: Registry[Any] = field(default_factory=lambda: Registry("data transform"))
     evaluators: Registry[Any] = field(default_factory=lambda: Registry("evaluator"))
     sinks: Registry[Any] = field(default_factory=lambda: Registry("telemetry sink"))
     export_hooks: Registry[ExportHook] = field(default_factory=lambda: Registry("export hook"))
@@ -49,6 +51,7 @@ class Catalog:
             "growth strategies": self.growth,
             "context engines": self.context,
             "data formats": self.data,
+            "data transforms": self.transforms,
             "evaluators": self.evaluators,
             "telemetry sinks": self.sinks,
             "export hooks": self.export_hooks,
@@ -59,6 +62,7 @@ def build_catalog(load_plugins: bool = True) -> Catalog:
     catalog = Catalog()
     register_growth_strategies(catalog.growth)
     register_context_engines(catalog.context)
+    register_data_transforms(catalog.transforms)
     _register_builtins(catalog)
     if load_plugins:
         _load_plugins(catalog)
@@ -69,6 +73,7 @@ def _register_builtins(catalog: Catalog) -> None:
     """Data formats, evaluators and sinks; each entry's implementation is the real one."""
     formats: dict[Format, str] = {
         "messages": "OpenAI chat records {messages: [{role, content}]}, multi-turn kept whole.",
+        "sharegpt": "ShareGPT records {conversations: [{from, value}]}; human/gpt/system roles.",
         "alpaca": "Instruction records {instruction, input, output}.",
         "text": "Plain text: JSONL {text} records or .txt/.md files split into passages.",
     }

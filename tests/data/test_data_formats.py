@@ -108,7 +108,8 @@ GOOD = json.dumps(chat("q", "a"))
         (
             [json.dumps({"prompt": "x", "completion": "y"})],
             {},
-            "{path} line 1: record has neither 'messages', 'instruction'/'output' nor 'text'; "
+            "{path} line 1: record has neither 'messages', 'conversations', 'instruction'/'output' "
+            "nor 'text'; "
             "keys: ['completion', 'prompt']",
         ),
         (
@@ -180,10 +181,10 @@ def test_missing_files_and_bad_suffix(tmp_path: Path, tiny_tokenizer: Any) -> No
     train = write_jsonl(tmp_path, [GOOD] * 3)
     with pytest.raises(DataError, match=r"^data\.eval: file not found: .*gone\.jsonl$"):
         prepare_data(DataSpec(train=str(train), eval=str(tmp_path / "gone.jsonl")), tiny_tokenizer)
-    csv = tmp_path / "d.csv"
-    csv.write_text("a,b\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"unsupported file type '\.csv'"):
-        prepare_data(DataSpec(train=str(csv)), tiny_tokenizer)
+    sheet = tmp_path / "d.xlsx"
+    sheet.write_text("a,b\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'.*\.parquet.*hf:"):
+        prepare_data(DataSpec(train=str(sheet)), tiny_tokenizer)
 
 
 def test_data_error_is_a_value_error_with_parts() -> None:

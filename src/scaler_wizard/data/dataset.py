@@ -1,24 +1,31 @@
-"""From a recipe's `data` section to packed train and eval rows, with stats and a fingerprint."""
+"""From a recipe's `data` section to packed train and eval rows, with stats, a report and a
+fingerprint (see `fingerprint.py`)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from scaler_wizard.data.errors import DataError
-from scaler_wizard.data.formats import Example, convert_file
+from scaler_wizard.data.fingerprint import fingerprint
+from scaler_wizard.data.formats import Example, convert_file, split_turns
 from scaler_wizard.data.packing import PackedRow, pack_examples
-from scaler_wizard.data.records import RecordFile, read_records
+from scaler_wizard.data.records import RecordFile
+from scaler_wizard.data.report import DataReport, build_report
+from scaler_wizard.data.sources import read_source
 from scaler_wizard.data.tokenize import TokenizedExample, tokenize_example
+from scaler_wizard.data.transforms import (
+    TransformContext,
+    TransformStep,
+    default_transforms,
+    run_transforms,
+    validate_transforms,
+)
 from scaler_wizard.recipe.spec import DataSpec
-
-# Bump when the pipeline's output changes for the same inputs: old caches must not match.
-PIPELINE_VERSION = 1
+from scaler_wizard.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,8 @@ class DataStats:
     train_label_tokens: int
     eval_label_tokens: int
     packing_efficiency: float  # real tokens / row tokens, over train rows
+    records_skipped: int = 0  # malformed records left out under `on_error: skip`
+    records_removed: int = 0  # examples the transforms dropped (train and eval)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,42 +58,65 @@ class PreparedData:
     eval_rows: list[PackedRow]
     fingerprint: str
     stats: DataStats
+    report: DataReport | None = None  # write it with `write_data_report`
 
 
-def prepare_data(spec: DataSpec, tokenizer: Any, *, base_dir: Path | None = None) -> PreparedData:
-    """Read, split, tokenize and pack the data a recipe names.
+@dataclass(frozen=True)
+class _Loaded:
+    """One source after reading, conversion, split_turns and transforms."""
+
+    source: RecordFile
+    format: str
+    converted: int
+    examples: list[Example]
+    steps: list[TransformStep]
+
+
+def prepare_data(
+    spec: DataSpec,
+    tokenizer: Any,
+    *,
+    base_dir: Path | None = None,
+    transforms: Registry[Any] | None = None,
+) -> PreparedData:
+    """Read, convert, transform, split, tokenize and pack the data a recipe names.
 
     Relative paths resolve against `base_dir` (default: the current directory). The held-out
-    split is `eval_records` records drawn with `seed`, or, when `spec.eval` names a file, up to
-    `eval_records` records of that file. Train rows are shuffled with `seed`.
+    split is `eval_records` records drawn with `seed`, or, when `spec.eval` names a source, up
+    to `eval_records` records of it (transformed the same way). Train rows are shuffled with
+    `seed`. `transforms` is the registry to look steps up in (default: the built-ins).
     """
     root = base_dir if base_dir is not None else Path.cwd()
-    train_file = read_records(_resolve(spec.train, root), "data.train")
-    fmt, records = convert_file(train_file, spec.format)
-    records_read = len(records)
+    registry = transforms if transforms is not None else default_transforms()
+    validate_transforms(spec.transforms, registry)  # a typo fails before any reading
+    counter = _TokenCounter(tokenizer)
+    train = _load(spec, "train", spec.train, root, registry, counter)
+    records = train.examples
     if spec.max_records is not None:
         records = records[: spec.max_records]
-    eval_file: RecordFile | None = None
+    loaded_eval: _Loaded | None = None
     if spec.eval is None:
-        train, held_out = _split(records, spec, train_file)
+        train_examples, held_out = _split(records, spec, train.source)
     else:
-        eval_file = read_records(_resolve(spec.eval, root), "data.eval")
-        _, eval_records = convert_file(eval_file, spec.format)
-        if not eval_records:
-            raise eval_file.error("no records found; need at least 1")
+        loaded_eval = _load(spec, "eval", spec.eval, root, registry, counter)
+        if not loaded_eval.examples:
+            raise loaded_eval.source.error("no records found; need at least 1")
         if not records:
-            raise train_file.error("no records found; need at least 1")
-        train = records
-        held_out = _shuffled(eval_records, spec.seed)[: spec.eval_records]
+            raise train.source.error("no records found; need at least 1")
+        train_examples = records
+        held_out = _shuffled(loaded_eval.examples, spec.seed)[: spec.eval_records]
+    eval_file = loaded_eval.source if loaded_eval else None
 
     max_length = spec.seq_length
-    train_tok, train_dropped, train_cut = _tokenize_all(tokenizer, train, max_length, train_file)
-    eval_tok, eval_dropped, eval_cut = _tokenize_all(
-        tokenizer, held_out, max_length, eval_file or train_file
+    train_tok, train_dropped, train_cut = _tokenize_all(
+        tokenizer, train_examples, max_length, train.source
     )
-    for name, kept, source in (("train", train_tok, train_file), ("eval", eval_tok, eval_file)):
+    eval_tok, eval_dropped, eval_cut = _tokenize_all(
+        tokenizer, held_out, max_length, eval_file or train.source
+    )
+    for name, kept, source in (("train", train_tok, train.source), ("eval", eval_tok, eval_file)):
         if not kept:
-            raise (source or train_file).error(
+            raise (source or train.source).error(
                 f"no {name} example has a token to learn from after tokenizing to "
                 f"seq_length={spec.seq_length}; need at least 1"
             )
@@ -96,9 +128,10 @@ def prepare_data(spec: DataSpec, tokenizer: Any, *, base_dir: Path | None = None
     random.Random(spec.seed).shuffle(train_rows)  # best-fit puts long examples first
     eval_rows = pack_examples(eval_tok, spec.seq_length, pad_token_id=pad_id, packing=spec.packing)
 
+    loads = [train] + ([loaded_eval] if loaded_eval else [])
     stats = DataStats(
-        format=fmt,
-        records_read=records_read,
+        format=train.format,
+        records_read=train.converted,
         train_examples=len(train_tok),
         eval_examples=len(eval_tok),
         dropped_empty=train_dropped + eval_dropped,
@@ -110,39 +143,64 @@ def prepare_data(spec: DataSpec, tokenizer: Any, *, base_dir: Path | None = None
         packing_efficiency=round(
             sum(r.real_tokens for r in train_rows) / (len(train_rows) * spec.seq_length), 4
         ),
+        records_skipped=sum(x.source.skips.count for x in loads),
+        records_removed=sum(s.records_in - s.records_out for x in loads for s in x.steps),
     )
-    files = [train_file.path] + ([eval_file.path] if eval_file else [])
-    return PreparedData(train_rows, eval_rows, fingerprint(spec, tokenizer, files), stats)
+    report = build_report(
+        spec,
+        tokenizer,
+        stats.to_dict(),
+        [(x.source, x.format, x.steps) for x in loads],
+        train_tok,
+        train_examples,
+    )
+    identities = [x.source.identity or x.source.path for x in loads]
+    return PreparedData(
+        train_rows, eval_rows, fingerprint(spec, tokenizer, identities), stats, report
+    )
 
 
-def fingerprint(spec: DataSpec, tokenizer: Any, files: Sequence[Path]) -> str:
-    """sha256 of the file bytes, the spec fields that shape the rows, and the tokenizer."""
-    digest = hashlib.sha256()
-    for path in files:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        digest.update(b"\0file\0")
-    settings = {
-        "pipeline": PIPELINE_VERSION,
-        "has_eval_file": spec.eval is not None,
-        "format": spec.format,
-        "max_records": spec.max_records,
-        "eval_records": spec.eval_records,
-        "seq_length": spec.seq_length,
-        "packing": spec.packing,
-        "seed": spec.seed,
-        "vocab_size": len(tokenizer),
-        # The template decides the token stream of every conversation.
-        "chat_template": getattr(tokenizer, "chat_template", None),
-    }
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+def _load(
+    spec: DataSpec,
+    which: str,
+    name: str,
+    root: Path,
+    registry: Registry[Any],
+    counter: _TokenCounter,
+) -> _Loaded:
+    source = read_source(name, f"data.{which}", root, on_error=spec.on_error)
+    fmt, examples = convert_file(source, spec.format)
+    converted = len(examples)
+    if spec.split_turns:
+        examples = split_turns(examples)
+    context = TransformContext(counter.bind(source), spec.seed)
+    try:
+        examples, steps = run_transforms(examples, spec.transforms, registry, context)
+    except DataError as exc:
+        if which == "train":
+            raise
+        raise DataError(f"on data.{which}: {exc.message}", field=exc.field) from exc
+    return _Loaded(source, fmt, converted, examples, steps)
 
 
-def _resolve(name: str, root: Path) -> Path:
-    path = Path(name).expanduser()
-    return path if path.is_absolute() else root / path
+class _TokenCounter:
+    """Untruncated token counts as trained (template included), computed once per example."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.cache: dict[Example, int] = {}
+
+    def bind(self, source: RecordFile) -> Callable[[Example], int]:
+        def count(example: Example) -> int:
+            if example not in self.cache:
+                try:
+                    tokens = tokenize_example(self.tokenizer, example, 1 << 30)
+                except DataError as exc:
+                    raise source.error(exc.message, exc.line) from exc
+                self.cache[example] = len(tokens.input_ids)
+            return self.cache[example]
+
+        return count
 
 
 def _shuffled(examples: Sequence[Example], seed: int) -> list[Example]:

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from scaler_wizard.data.errors import DataError
 from scaler_wizard.data.records import RawRecord, RecordFile
 
-Format = Literal["messages", "alpaca", "text"]
+Format = Literal["messages", "sharegpt", "alpaca", "text"]
+Requested = Literal["auto", "messages", "sharegpt", "alpaca", "text"]
 ROLES = ("system", "user", "assistant")
+# ShareGPT dumps name speakers differently; these are the spellings seen in the wild.
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+}
+NEEDED: dict[Format, tuple[str, ...]] = {
+    "messages": ("messages",),
+    "sharegpt": ("conversations",),
+    "alpaca": ("instruction", "output"),
+    "text": ("text",),
+}
 
 
 @dataclass(frozen=True)
@@ -20,17 +37,23 @@ class Message:
 
 @dataclass(frozen=True)
 class Example:
-    """A conversation (`messages`) or a plain text (`text`); exactly one is set."""
+    """A conversation (`messages`) or a plain text (`text`); exactly one is set.
+
+    `learn` lists the message indices that carry loss; None means every assistant turn.
+    """
 
     messages: tuple[Message, ...] | None
     text: str | None
     line: int
+    learn: tuple[int, ...] | None = None
 
 
 def detect_format(data: Mapping[str, Any]) -> Format | None:
     """The format a record looks like, or None when it matches none."""
     if "messages" in data:
         return "messages"
+    if "conversations" in data:
+        return "sharegpt"
     if "instruction" in data and "output" in data:
         return "alpaca"
     if "text" in data:
@@ -38,28 +61,58 @@ def detect_format(data: Mapping[str, Any]) -> Format | None:
     return None
 
 
-def convert_file(
-    source: RecordFile, requested: Literal["auto", "messages", "alpaca", "text"] = "auto"
-) -> tuple[Format, list[Example]]:
-    """The file's format (from its first record unless `requested`) and its examples."""
+def convert_file(source: RecordFile, requested: Requested = "auto") -> tuple[Format, list[Example]]:
+    """The file's format (detected unless `requested`) and its examples.
+
+    Bad records raise, or are counted in `source.skips` when the source's policy is skip.
+    """
     if not source.records:
         return ("text" if requested == "auto" else requested), []
-    first = source.records[0]
-    fmt: Format | None = detect_format(first.data) if requested == "auto" else requested
+    fmt: Format | None = requested if requested != "auto" else None
+    how = "data.format"
     if fmt is None:
-        raise source.error(_unknown_shape(first.data), first.line)
-    how = f"detected from {source.unit} {first.line}" if requested == "auto" else "data.format"
-    return fmt, [_convert(source, record, fmt, how) for record in source.records]
+        # The first record with a known shape decides, so one bad first line can be skipped.
+        first = next((r for r in source.records if detect_format(r.data)), source.records[0])
+        fmt = detect_format(first.data)
+        if fmt is None:
+            raise source.error(_unknown_shape(first.data), first.line)
+        how = f"detected from {source.unit} {first.line}"
+    examples: list[Example] = []
+    for record in source.records:
+        try:
+            examples.append(_convert(source, record, fmt, how))
+        except DataError as exc:
+            source.skips.handle(exc, str(dict(record.data)))
+    return fmt, examples
+
+
+def split_turns(examples: Sequence[Example]) -> list[Example]:
+    """One example per assistant turn, with every turn before it as (unlearned) context."""
+    out: list[Example] = []
+    for example in examples:
+        if example.messages is None:
+            out.append(example)
+            continue
+        turns = [
+            i for i, m in enumerate(example.messages) if m.role == "assistant" and m.content.strip()
+        ]
+        if len(turns) <= 1:
+            out.append(example)
+            continue
+        out.extend(replace(example, messages=example.messages[: i + 1], learn=(i,)) for i in turns)
+    return out
 
 
 def _unknown_shape(data: Mapping[str, Any]) -> str:
-    return f"record has neither 'messages', 'instruction'/'output' nor 'text'; keys: {sorted(data)}"
+    return (
+        "record has neither 'messages', 'conversations', 'instruction'/'output' nor 'text'; "
+        f"keys: {sorted(data)}"
+    )
 
 
 def _convert(source: RecordFile, record: RawRecord, fmt: Format, how: str) -> Example:
     data, line = record.data, record.line
-    needed = {"messages": ("messages",), "alpaca": ("instruction", "output"), "text": ("text",)}
-    if any(key not in data for key in needed[fmt]):
+    if any(key not in data for key in NEEDED[fmt]):
         seen = detect_format(data)
         if seen is None:
             raise source.error(_unknown_shape(data), line)
@@ -69,6 +122,9 @@ def _convert(source: RecordFile, record: RawRecord, fmt: Format, how: str) -> Ex
         )
     if fmt == "messages":
         return Example(_messages(source, data["messages"], line), None, line)
+    if fmt == "sharegpt":
+        turns = _messages(source, data["conversations"], line, "conversations", SHAREGPT_ROLES)
+        return Example(turns, None, line)
     if fmt == "alpaca":
         return Example(_alpaca(source, data, line), None, line)
     text = data["text"]
@@ -77,27 +133,35 @@ def _convert(source: RecordFile, record: RawRecord, fmt: Format, how: str) -> Ex
     return Example(None, text, line)
 
 
-def _messages(source: RecordFile, raw: Any, line: int) -> tuple[Message, ...]:
+def _messages(
+    source: RecordFile,
+    raw: Any,
+    line: int,
+    key: str = "messages",
+    roles: Mapping[str, str] | None = None,
+) -> tuple[Message, ...]:
+    """OpenAI {role, content} turns, or ShareGPT {from, value} turns when `roles` maps them."""
+    role_key, content_key = ("role", "content") if roles is None else ("from", "value")
+    allowed = ROLES if roles is None else tuple(roles)
     if not isinstance(raw, list) or not raw:
-        raise source.error("'messages' must be a non-empty list", line)
+        raise source.error(f"'{key}' must be a non-empty list", line)
     messages: list[Message] = []
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise source.error(f"messages[{index}] must be an object", line)
-        role, content = item.get("role"), item.get("content")
-        if role not in ROLES:
+            raise source.error(f"{key}[{index}] must be an object", line)
+        role, content = item.get(role_key), item.get(content_key)
+        if role not in allowed:
             raise source.error(
-                f"messages[{index}].role must be one of {', '.join(ROLES)} (got {role!r})", line
+                f"{key}[{index}].{role_key} must be one of {', '.join(allowed)} (got {role!r})",
+                line,
             )
         if not isinstance(content, str):
-            raise source.error(f"messages[{index}].content must be a string", line)
-        messages.append(Message(role, content))
+            raise source.error(f"{key}[{index}].{content_key} must be a string", line)
+        messages.append(Message(role if roles is None else roles[role], content))
     if messages[0].role == "assistant":
         # The loss span of a turn starts after the template's rendering of the turns before it;
         # chat templates cannot render an empty conversation, so a first assistant turn has none.
-        raise source.error(
-            "messages[0] is an assistant turn; start with a system or user turn", line
-        )
+        raise source.error(f"{key}[0] is an assistant turn; start with a system or user turn", line)
     if not any(m.role == "assistant" and m.content.strip() for m in messages):
         raise source.error("conversation has no assistant turn with content to learn from", line)
     return tuple(messages)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ def tokenize_example(tokenizer: Any, example: Example, max_length: int) -> Token
     if max_length < 1:
         raise ValueError(f"max_length must be >= 1, got {max_length}")
     if example.messages is not None:
-        ids, labels = _conversation(tokenizer, example.messages, example.line)
+        ids, labels = _conversation(tokenizer, example.messages, example.line, example.learn)
     elif example.text is not None:
         ids = list(tokenizer(example.text, add_special_tokens=False)["input_ids"])
         if tokenizer.eos_token_id is not None:
@@ -51,14 +51,14 @@ def tokenize_example(tokenizer: Any, example: Example, max_length: int) -> Token
 
 
 def _conversation(
-    tokenizer: Any, messages: Sequence[Message], line: int
+    tokenizer: Any, messages: Sequence[Message], line: int, learn: Collection[int] | None = None
 ) -> tuple[list[int], list[int]]:
     if not getattr(tokenizer, "chat_template", None):
         raise DataError(
             "the tokenizer has no chat template; set model.tokenizer.chat_template", line=line
         )
     full = _render(tokenizer, messages, False, line)
-    spans = assistant_spans(tokenizer, messages, full, line)
+    spans = assistant_spans(tokenizer, messages, full, line, learn)
     try:
         encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     except NotImplementedError as exc:
@@ -75,7 +75,11 @@ def _conversation(
 
 
 def assistant_spans(
-    tokenizer: Any, messages: Sequence[Message], full: str, line: int
+    tokenizer: Any,
+    messages: Sequence[Message],
+    full: str,
+    line: int,
+    learn: Collection[int] | None = None,
 ) -> list[tuple[int, int]]:
     """Character spans [start, end) of the assistant turns inside `full` (the whole rendering).
 
@@ -86,6 +90,8 @@ def assistant_spans(
     spans: list[tuple[int, int]] = []
     for index, message in enumerate(messages):
         if message.role != "assistant" or not message.content.strip():
+            continue
+        if learn is not None and index not in learn:  # context only (e.g. split_turns)
             continue
         before = _render(tokenizer, messages[:index], True, line)
         upto = _render(tokenizer, messages[: index + 1], False, line)

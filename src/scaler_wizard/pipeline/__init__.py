@@ -15,7 +15,7 @@ from typing import Any
 from scaler_wizard.artifacts.run_folder import RunFolder, create_run_folder, find_run
 from scaler_wizard.catalog import Catalog, build_catalog
 from scaler_wizard.context import apply_context_plan
-from scaler_wizard.data import PreparedData, prepare_data
+from scaler_wizard.data import PreparedData, prepare_data, write_data_report
 from scaler_wizard.growth import GrowthContext, TrainingNeeds
 from scaler_wizard.growth.base import GrowthError
 from scaler_wizard.models.loader import load_config, load_model
@@ -40,7 +40,7 @@ from scaler_wizard.telemetry.events import RunFailed, RunFinished, RunPaused, Ru
 from scaler_wizard.telemetry.jsonl_sink import JsonlSink, read_events
 from scaler_wizard.train import TrainResult, train_model
 from scaler_wizard.train.checkpoint import latest_checkpoint
-from scaler_wizard.train.loop import TrainingPaused
+from scaler_wizard.train.loop import TrainingAborted, TrainingPaused
 
 __all__ = [
     "PhaseFailed",
@@ -67,20 +67,28 @@ class RunOutcome:
 
 
 def run_pipeline(
-    recipe: Recipe, *, console: bool = True, catalog: Catalog | None = None
+    recipe: Recipe,
+    *,
+    console: bool = True,
+    catalog: Catalog | None = None,
+    extra_sinks: list[Sink] | None = None,
 ) -> RunOutcome:
     catalog = catalog or build_catalog()
     plan = make_plan(recipe, catalog)  # fails before anything is written
     run = create_run_folder(recipe.name, recipe.model_dump(mode="json"))
     manifest = start_manifest(recipe, plan, run)
     run.write_manifest(manifest)
-    bus = _bus(run, console, first_seq=0)
+    bus = _bus(run, console, first_seq=0, extra=extra_sinks)
     bus.emit(RunStarted(recipe_name=recipe.name, run_dir=str(run.path)))
     return _execute(recipe, plan, run, manifest, bus, catalog, checkpoint=None)
 
 
 def resume_pipeline(
-    run_id: str, *, console: bool = True, catalog: Catalog | None = None
+    run_id: str,
+    *,
+    console: bool = True,
+    catalog: Catalog | None = None,
+    extra_sinks: list[Sink] | None = None,
 ) -> RunOutcome:
     """Continue a paused, failed or killed run from its latest checkpoint."""
     run = find_run(run_id)
@@ -98,7 +106,7 @@ def resume_pipeline(
     catalog = catalog or build_catalog()
     plan = make_plan(recipe, catalog)
     events = read_events(run.events) if run.events.is_file() else []
-    bus = _bus(run, console, first_seq=events[-1].seq + 1 if events else 0)
+    bus = _bus(run, console, events[-1].seq + 1 if events else 0, extra=extra_sinks)
     manifest.update(status="running", resumed_from=checkpoint.name)
     manifest.pop("error", None)
     manifest.pop("failed_phase", None)
@@ -126,7 +134,7 @@ def _execute(
             fit_embeddings(model, tokenizer)
         current = "data"
         with phase(bus, "data", recipe.data.train) as summary:
-            data = prepare_data(recipe.data, tokenizer)
+            data = prepare_data(recipe.data, tokenizer, transforms=catalog.transforms)
             summary.update(data.stats.to_dict())
             manifest["data"] = {
                 "train": plan.data_train,
@@ -134,6 +142,9 @@ def _execute(
                 "fingerprint": data.fingerprint,
                 "stats": data.stats.to_dict(),
             }
+            if data.report is not None:  # records in/out per transform, lengths, examples
+                write_data_report(data.report, run.path / "data")
+                manifest["data"]["report"] = "data/data_report.md"
         evaluate = _measurer(tokenizer, data.eval_rows, recipe, plan, bus, run.path / "eval")
         current = "evaluate"
         if checkpoint is None:
@@ -203,11 +214,14 @@ def _execute(
         )
     except PhaseFailed as exc:
         if isinstance(exc.error, TrainingPaused):
-            manifest.update(status="paused", paused_at_step=exc.error.step)
+            manifest.update(
+                status="paused", paused_at_step=exc.error.step, paused_because=exc.error.reason
+            )
             run.write_manifest(manifest)
             bus.emit(RunPaused(step=exc.error.step, checkpoint=str(exc.error.checkpoint)))
             return RunOutcome(run, manifest)
-        _record_failure(run, manifest, bus, exc.phase, exc.error)
+        status = "aborted" if isinstance(exc.error, TrainingAborted) else "failed"
+        _record_failure(run, manifest, bus, exc.phase, exc.error, status)
         raise
     except BaseException as exc:
         _record_failure(run, manifest, bus, current, exc)
@@ -217,8 +231,12 @@ def _execute(
     return RunOutcome(run, manifest)
 
 
-def _bus(run: RunFolder, console: bool, first_seq: int) -> EventBus:
+def _bus(
+    run: RunFolder, console: bool, first_seq: int, extra: list[Sink] | None = None
+) -> EventBus:
+    # `extra` lets a host (e.g. an integration) observe the run without the core knowing it.
     sinks: list[Sink] = [JsonlSink(run.events)] + ([ConsoleSink()] if console else [])
+    sinks += extra or []
     return EventBus(run.run_id, sinks, first_seq=first_seq)
 
 
@@ -251,7 +269,7 @@ def _grow_and_train(
         unpack = needs.unpacked_rows and recipe.data.packing
         if len(tokenizer) != vocabulary or unpack:  # new tokens to train on, or new rows
             spec = recipe.data.model_copy(update={"packing": False}) if unpack else recipe.data
-            data = prepare_data(spec, tokenizer)
+            data = prepare_data(spec, tokenizer, transforms=catalog.transforms)
             manifest["data"]["fingerprint"] = data.fingerprint
         if unpack:
             manifest["data"].update(packing=False, stats=data.stats.to_dict())
@@ -260,7 +278,14 @@ def _grow_and_train(
         summary["trainable"] = reports[-1].trainable
     with phase(bus, "train", f"{recipe.train.steps} steps") as summary:
         result = train_model(
-            model, data.train_rows, recipe.train, bus, run.checkpoints, needs, checkpoint
+            model,
+            data.train_rows,
+            recipe.train,
+            bus,
+            run.checkpoints,
+            needs,
+            checkpoint,
+            recipe.safety,
         )
         summary.update(tokens_per_s=result.tokens_per_s, final_loss=result.losses[-1][1])
     return model, reports, result, evaluate
@@ -287,10 +312,15 @@ def _measurer(
 
 
 def _record_failure(
-    run: RunFolder, manifest: dict[str, Any], bus: EventBus, phase_name: str, error: BaseException
+    run: RunFolder,
+    manifest: dict[str, Any],
+    bus: EventBus,
+    phase_name: str,
+    error: BaseException,
+    status: str = "failed",
 ) -> None:
     manifest.update(
-        status="failed", failed_phase=phase_name, error=f"{type(error).__name__}: {error}"
+        status=status, failed_phase=phase_name, error=f"{type(error).__name__}: {error}"
     )
     run.write_manifest(manifest)
     if manifest.get("metrics") or manifest["train"].get("losses"):

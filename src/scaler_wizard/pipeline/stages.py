@@ -60,7 +60,9 @@ def run_stages(
                 update={"steps": stage.steps, "learning_rate": stage.learning_rate}
             )
             folder = run.checkpoints / f"stage-{stage.index + 1}"
-            result = train_model(model, data.train_rows, train_spec, bus, folder, needs)
+            result = train_model(
+                model, data.train_rows, train_spec, bus, folder, needs, safety=recipe.safety
+            )
             summary.update(final_loss=result.losses[-1][1], tokens_per_s=result.tokens_per_s)
         record: dict[str, Any] = {
             "index": stage.index,

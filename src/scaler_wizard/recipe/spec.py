@@ -104,17 +104,56 @@ class ContextSpec(Spec):
         return self
 
 
-class DataSpec(Spec):
-    """Training data: a local file, its format, the held-out split and packing."""
+class DataTransformSpec(Spec):
+    """One data transform applied in order; `options` is checked against the transform's model."""
 
-    train: str = Field(description="Path to a JSONL (messages, alpaca) or plain-text file.")
-    eval: str | None = Field(None, description="Held-out file; default: a split of `train`.")
-    format: Literal["auto", "messages", "alpaca", "text"] = "auto"
+    name: str = Field(description="Registered data transform, e.g. 'dedup_near'.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Transform options.")
+
+
+class DataSpec(Spec):
+    """Training data: its source, format, transforms, the held-out split and packing."""
+
+    train: str = Field(
+        description="A .jsonl/.json/.csv/.tsv/.parquet/.txt/.md file, a folder of .txt/.md "
+        "files, or a Hugging Face dataset 'hf:owner/name[:split[:config]]' (also written "
+        "{hub: owner/name, split: train, config: ...})."
+    )
+    eval: str | None = Field(None, description="Held-out source; default: a split of `train`.")
+    format: Literal["auto", "messages", "sharegpt", "alpaca", "text"] = "auto"
+    split_turns: bool = Field(
+        False,
+        description="Multi-turn conversations: one example per assistant turn (earlier turns "
+        "as context) instead of one example per conversation.",
+    )
+    transforms: list[DataTransformSpec] = Field(
+        default_factory=list, description="Filters and dedup steps, applied in order."
+    )
+    on_error: Literal["fail", "skip"] = Field(
+        "fail", description="Malformed records: stop at the first, or skip and report them."
+    )
     eval_records: int = Field(48, ge=1, description="Records held out for evaluation.")
     max_records: int | None = Field(None, ge=1, description="Use at most this many records.")
     seq_length: int = Field(512, ge=16, description="Tokens per packed training row.")
     packing: bool = Field(True, description="Pack records into rows (positions reset per record).")
     seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hub_mapping(cls, data: Any) -> Any:
+        """`{hub, split, config}` for train/eval is spelled as the one-string `hf:` form."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in ("train", "eval"):
+            value = data.get(key)
+            if isinstance(value, dict) and "hub" in value:
+                extra = set(value) - {"hub", "split", "config"}
+                if extra:
+                    raise ValueError(f"{key}: unknown keys {sorted(extra)}; use hub, split, config")
+                name = f"hf:{value['hub']}:{value.get('split') or 'train'}"
+                data[key] = f"{name}:{value['config']}" if value.get("config") else name
+        return data
 
 
 class TrainSpec(Spec):
@@ -216,6 +255,66 @@ class ExportSpec(Spec):
     plots: bool = True
 
 
+SafetyAction = Literal["warn", "pause", "abort", "rollback"]
+SafetyPreset = Literal["strict", "standard", "expert"]
+
+
+class SafetySpec(Spec):
+    """Circuit breaker: watch the run and warn, pause, roll back or stop when it goes wrong.
+
+    `preset` sets every threshold and action (see `scaler_wizard.safety.presets`); any other
+    field given here overrides the preset's value. Windows count logged values (one per
+    `train.log_every` steps); warm-up and probation count optimizer steps.
+    """
+
+    preset: SafetyPreset = Field(
+        "standard",
+        description="'strict' (trips early, for beginners), 'standard', or 'expert' "
+        "(fewer interventions, mostly warnings).",
+    )
+    on_nan: SafetyAction | None = Field(
+        None, description="Action when the loss, grad norm or perplexity is NaN or infinite."
+    )
+    loss_spike_z: float | None = Field(
+        None, gt=0, description="A logged loss this many robust σ above the window is a spike."
+    )
+    window: int | None = Field(
+        None, ge=8, description="Logged losses the spike test compares against (at least 8)."
+    )
+    warmup_steps: int | None = Field(
+        None, ge=0, description="Steps at the start during which spikes never trip (NaN does)."
+    )
+    consecutive_spikes: int | None = Field(
+        None, ge=1, description="Spikes in a row (logged values) before the breaker trips."
+    )
+    on_loss_spike: SafetyAction | None = Field(None, description="Action for a loss spike.")
+    perplexity_slope: float | None = Field(
+        None,
+        ge=0,
+        description="Trip when log-perplexity rises faster than this per evaluation "
+        "(0.02 ≈ perplexity up 2% per evaluation).",
+    )
+    perplexity_evals: int | None = Field(
+        None, ge=2, description="Evaluations the perplexity slope is fitted over."
+    )
+    on_perplexity_rise: SafetyAction | None = Field(
+        None, description="Action when evaluation perplexity keeps rising."
+    )
+    probe_drop: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Trip when probe accuracy (e.g. passkey) falls more than this below its best.",
+    )
+    on_probe_drop: SafetyAction | None = Field(None, description="Action for a probe drop.")
+    probation_steps: int | None = Field(
+        None, ge=0, description="Steps watched on probation after resuming from a trip."
+    )
+    on_probation_trip: Literal["pause", "abort"] | None = Field(
+        None, description="Action replacing any trip that happens during probation."
+    )
+
+
 class Recipe(Spec):
     """A complete, versioned description of one growth run."""
 
@@ -230,3 +329,4 @@ class Recipe(Spec):
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     contracts: ContractSpec = Field(default_factory=ContractSpec)
     export: ExportSpec = Field(default_factory=ExportSpec)
+    safety: SafetySpec = Field(default_factory=SafetySpec)

@@ -104,3 +104,47 @@ class RunPaused(Payload):
 class RunFailed(Payload):
     phase: str
     error: str
+
+
+# The circuit breaker's facts (scaler_wizard.safety). Numbers that are not finite are written
+# as the strings "nan", "inf" or "-inf" so that every event stays valid JSON.
+BreakerStatus = Literal["closed", "open", "half_open"]
+BreakerTrigger = Literal["nan_inf", "loss_spike", "perplexity_rise", "probe_drop"]
+BreakerNumbers = dict[str, float | str]
+
+
+class BreakerWarned(Payload):
+    """Something looked wrong; the recipe says to warn only, so training continues."""
+
+    trigger: BreakerTrigger
+    reason: str = Field(description="Plain words for a non-expert.")
+    numbers: BreakerNumbers = Field(default_factory=dict)
+    state: BreakerStatus
+
+
+class BreakerTripped(Payload):
+    """The breaker opened: the loop must pause, roll back or abort as `action` says."""
+
+    trigger: BreakerTrigger
+    action: Literal["pause", "abort", "rollback"]
+    reason: str = Field(description="Plain words for a non-expert.")
+    numbers: BreakerNumbers = Field(default_factory=dict)
+    escalated: bool = Field(
+        False, description="True when the trip came during probation and the action was raised."
+    )
+    previous_state: BreakerStatus
+
+
+class BreakerProbationStarted(Payload):
+    """Training resumed after a trip; until `until_step` a new trip escalates."""
+
+    resumed_step: int
+    until_step: int
+    reason: str
+
+
+class BreakerRecovered(Payload):
+    """Probation passed without trouble; the breaker is closed again."""
+
+    reason: str
+    probation_steps: int

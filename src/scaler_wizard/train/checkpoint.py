@@ -60,6 +60,9 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> d
     return progress
 
 
-def latest_checkpoint(folder: Path) -> Path | None:
+def latest_checkpoint(folder: Path, before: int | None = None) -> Path | None:
+    """The newest whole checkpoint, or the newest at or before step `before`."""
     found = sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir())
+    if before is not None:
+        found = [p for p in found if int(p.name.removeprefix(CHECKPOINT_PREFIX)) <= before]
     return found[-1] if found else None

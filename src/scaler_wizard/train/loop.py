@@ -12,12 +12,13 @@ from typing import Any, Protocol
 
 from scaler_wizard.evaluate.loss import label_loss_sum
 from scaler_wizard.growth.base import TrainingNeeds
-from scaler_wizard.recipe.spec import TrainSpec
+from scaler_wizard.recipe.spec import SafetySpec, TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import CheckpointSaved, ProgressUpdated, StepLogged
-from scaler_wizard.train.checkpoint import load_checkpoint, save_checkpoint
+from scaler_wizard.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from scaler_wizard.train.schedule import lr_multiplier
 from scaler_wizard.train.signals import stop_requests
+from scaler_wizard.train.watch import SafetyWatch
 
 
 class Row(Protocol):
@@ -42,11 +43,15 @@ class TrainResult:
 
 
 class TrainingPaused(RuntimeError):  # noqa: N818 - a state, not a failure
-    """SIGTERM/SIGINT arrived: a checkpoint was saved and the run can be resumed."""
+    """SIGTERM/SIGINT, or the breaker, stopped training after a checkpoint; it can resume."""
 
-    def __init__(self, step: int, checkpoint: Path) -> None:
-        self.step, self.checkpoint = step, checkpoint
-        super().__init__(f"paused at step {step}; checkpoint {checkpoint}")
+    def __init__(self, step: int, checkpoint: Path, reason: str = "stop requested") -> None:
+        self.step, self.checkpoint, self.reason = step, checkpoint, reason
+        super().__init__(f"paused at step {step} ({reason}); checkpoint {checkpoint}")
+
+
+class TrainingAborted(RuntimeError):  # noqa: N818 - a decision, named for what happened
+    """The safety breaker stopped the run; the reason says why in plain words."""
 
 
 def train_model(
@@ -57,6 +62,7 @@ def train_model(
     checkpoint_dir: Path,
     needs: TrainingNeeds | None = None,
     resume_from: Path | None = None,
+    safety: SafetySpec | None = None,
 ) -> TrainResult:
     import torch
     from accelerate import Accelerator
@@ -85,29 +91,36 @@ def train_model(
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     result = TrainResult(steps=spec.steps, duration_s=0.0, tokens_per_s=0.0, label_tokens=0)
     batches = _batch_order(len(rows), spec)
-    first_step = 0
+    watch = SafetyWatch(safety or SafetySpec(), bus)
+    step = 0  # optimizer steps done
     if resume_from is not None:
         progress = load_checkpoint(
             resume_from, accelerator.unwrap_model(model), optimizer, scheduler
         )
-        first_step = int(progress["step"])
+        step = int(progress["step"])
         result.losses = [(int(s), float(v)) for s, v in progress.get("losses", [])]
-        for _ in range(first_step):  # the same batches as an uninterrupted run, from here on
+        watch.restore(progress.get("breaker"))
+        for _ in range(step):  # the same batches as an uninterrupted run, from here on
             next(batches)
     model.train()
     started = time.perf_counter()
-    window_loss, window_tokens, seen_tokens = 0.0, 0, 0
-    bus.emit(ProgressUpdated(task="train", done=first_step, total=spec.steps))
+    first_step, window_loss, window_tokens, seen_tokens = step, 0.0, 0, 0
+    bus.emit(ProgressUpdated(task="train", done=step, total=spec.steps))
 
-    def checkpoint(step: int) -> Path:
+    def checkpoint(at: int) -> Path:
         unwrapped = accelerator.unwrap_model(model)
-        extra = {"seed": spec.seed, "losses": result.losses, "seq": bus.next_seq}
-        path = save_checkpoint(checkpoint_dir, step, unwrapped, optimizer, scheduler, extra)
+        extra = {
+            "seed": spec.seed,
+            "losses": result.losses,
+            "seq": bus.next_seq,
+            "breaker": watch.dump(),
+        }
+        path = save_checkpoint(checkpoint_dir, at, unwrapped, optimizer, scheduler, extra)
         bus.emit(CheckpointSaved(path=str(path)))
         return path
 
     with stop_requests() as stop:
-        for step in range(first_step, spec.steps):
+        while step < spec.steps:
             micro = [collate_rows([rows[i] for i in idx]) for idx in next(batches)]
             step_loss, step_tokens = accumulate_gradients(
                 model,
@@ -124,15 +137,16 @@ def train_model(
             for hook in needs.step_hooks:
                 hook(step + 1)
             optimizer.zero_grad(set_to_none=True)
-            bus.step = step + 1
+            step += 1
+            bus.step = step
             window_loss += step_loss
             window_tokens += step_tokens
             result.label_tokens += step_tokens
-            if (step + 1) % spec.log_every == 0 or step + 1 == spec.steps:
+            action = "continue"
+            if step % spec.log_every == 0 or step == spec.steps:
                 now = time.perf_counter()
                 mean_loss = window_loss / max(window_tokens, 1)
-                result.losses.append((step + 1, mean_loss))
-                done = step + 1 - first_step
+                result.losses.append((step, mean_loss))
                 bus.emit(
                     StepLogged(
                         loss=mean_loss,
@@ -140,15 +154,35 @@ def train_model(
                         learning_rate=scheduler.get_last_lr()[0],
                         tokens_per_s=seen_tokens / (now - started),
                         memory_gib=_memory_gib(),
-                        eta_s=(now - started) / done * (spec.steps - step - 1),
+                        eta_s=(now - started) / max(step - first_step, 1) * (spec.steps - step),
                         label_tokens=window_tokens,
                     )
                 )
                 window_loss, window_tokens = 0.0, 0
-            if stop.requested and step + 1 < spec.steps:
-                raise TrainingPaused(step + 1, checkpoint(step + 1))
-            if (step + 1) % spec.checkpoint_every == 0 and step + 1 < spec.steps:
-                checkpoint(step + 1)
+                verdict = watch.observe_step(step, mean_loss, grad_norm)
+                action, reason = verdict.action, verdict.reason
+            if action == "rollback":
+                healthy = latest_checkpoint(checkpoint_dir, before=step - watch.spike_span(spec))
+                if healthy is None:
+                    raise TrainingAborted(f"{reason}; no earlier checkpoint to roll back to")
+                progress = load_checkpoint(
+                    healthy, accelerator.unwrap_model(model), optimizer, scheduler
+                )
+                # The batches that caused the trouble are skipped: `batches` is not rewound.
+                step = int(progress["step"])
+                result.losses = [(int(s), float(v)) for s, v in progress.get("losses", [])]
+                bus.segment += 1
+                bus.step = step
+                watch.resumed(step)
+                continue
+            if action == "abort":
+                raise TrainingAborted(reason)
+            if action == "pause" and step < spec.steps:
+                raise TrainingPaused(step, checkpoint(step), reason)
+            if stop.requested and step < spec.steps:
+                raise TrainingPaused(step, checkpoint(step))
+            if step % spec.checkpoint_every == 0 and step < spec.steps and watch.healthy:
+                checkpoint(step)
     model.eval()
     for report in needs.final_reports:
         result.final_reports.update(report())

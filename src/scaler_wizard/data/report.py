@@ -1,0 +1,201 @@
+"""The data report: what each source and transform kept, token lengths, and examples rendered
+through the chat template exactly as the model sees them, trained tokens marked.
+
+Written as data_report.json (for tools), data_report.md (for people) and token_lengths.png.
+The figure uses matplotlib's Agg canvas directly, never pyplot (no global state, no GUI).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from scaler_wizard.data.formats import Example
+from scaler_wizard.data.records import RecordFile
+from scaler_wizard.data.tokenize import IGNORE_INDEX, TokenizedExample, tokenize_example
+from scaler_wizard.data.transforms.base import TransformStep
+from scaler_wizard.recipe.spec import DataSpec
+
+EXAMPLES_SHOWN = 3
+TRAINED_OPEN, TRAINED_CLOSE = "⟦", "⟧"  # around the tokens that carry loss, in the markdown
+FILES = {"json": "data_report.json", "markdown": "data_report.md", "histogram": "token_lengths.png"}
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    trained: bool
+
+
+@dataclass(frozen=True)
+class RenderedExample:
+    line: int
+    segments: list[Segment]
+
+    def marked(self) -> str:
+        return "".join(
+            f"{TRAINED_OPEN}{s.text}{TRAINED_CLOSE}" if s.trained else s.text for s in self.segments
+        )
+
+
+@dataclass(frozen=True)
+class DataReport:
+    format: str
+    sources: list[dict[str, Any]]
+    transforms: list[dict[str, Any]]  # TransformStep.to_dict() plus the source field
+    stats: dict[str, Any]
+    seq_length: int
+    split_turns: bool
+    token_lengths: list[int]  # train examples as packed (after truncation)
+    examples: list[RenderedExample]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def render_tokens(tokenizer: Any, tokenized: TokenizedExample) -> list[Segment]:
+    """The token stream cut where training starts or stops, each run decoded as is."""
+    segments: list[Segment] = []
+    run: list[int] = []
+    trained = False
+    for token, label in zip(tokenized.input_ids, tokenized.labels, strict=True):
+        flag = label != IGNORE_INDEX
+        if run and flag != trained:
+            segments.append(Segment(tokenizer.decode(run), trained))
+            run = []
+        trained = flag
+        run.append(token)
+    if run:
+        segments.append(Segment(tokenizer.decode(run), trained))
+    return segments
+
+
+def build_report(
+    spec: DataSpec,
+    tokenizer: Any,
+    stats: dict[str, Any],
+    loads: Sequence[tuple[RecordFile, str, Sequence[TransformStep]]],
+    train_tok: Sequence[TokenizedExample],
+    shown: Sequence[Example] = (),
+) -> DataReport:
+    sources = [
+        {
+            "field": source.field,
+            "source": str(source.path),
+            "format": fmt,
+            "unit": source.unit,
+            "records": len(source.records),
+            "skipped": source.skips.count,
+            "skipped_samples": [asdict(bad) for bad in source.skips.samples],
+        }
+        for source, fmt, _ in loads
+    ]
+    steps = [
+        {"source": source.field, **step.to_dict()} for source, _, all_steps in loads
+        for step in all_steps
+    ]  # fmt: skip
+    examples = [
+        RenderedExample(
+            e.line, render_tokens(tokenizer, tokenize_example(tokenizer, e, spec.seq_length))
+        )
+        for e in shown[:EXAMPLES_SHOWN]
+    ]
+    return DataReport(
+        format=loads[0][1],
+        sources=sources,
+        transforms=steps,
+        stats=stats,
+        seq_length=spec.seq_length,
+        split_turns=spec.split_turns,
+        token_lengths=[len(t.input_ids) for t in train_tok],
+        examples=examples,
+    )
+
+
+def write_data_report(report: DataReport, folder: Path) -> dict[str, Path]:
+    """data_report.json, data_report.md and token_lengths.png in `folder` (created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {kind: folder / name for kind, name in FILES.items()}
+    paths["json"].write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    plot_token_lengths(report.token_lengths, report.seq_length, paths["histogram"])
+    paths["markdown"].write_text(render_markdown(report), encoding="utf-8")
+    return paths
+
+
+def plot_token_lengths(lengths: Sequence[int], seq_length: int, path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7.0, 4.0), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    if lengths:
+        axes.hist(lengths, bins=min(40, max(1, len(set(lengths)))), color="#1f77b4")
+    axes.axvline(seq_length, color="#d62728", linestyle="--", label=f"seq_length {seq_length}")
+    axes.set_title(f"Token lengths of {len(lengths)} train examples")
+    axes.set_xlabel("tokens per example (after truncation)")
+    axes.set_ylabel("examples")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.savefig(path, format="png")
+    return path
+
+
+def render_markdown(report: DataReport) -> str:
+    lines = [
+        "# Data report",
+        "",
+        f"Format: **{report.format}**; split_turns: {report.split_turns}; "
+        f"seq_length: {report.seq_length}.",
+        "",
+        "## Sources",
+        "",
+        "| field | source | format | records | skipped |",
+        "|---|---|---|---:|---:|",
+    ]
+    for s in report.sources:
+        lines.append(
+            f"| {s['field']} | `{s['source']}` | {s['format']} | {s['records']} | {s['skipped']} |"
+        )
+    for s in report.sources:
+        for bad in s["skipped_samples"]:
+            where = f"{bad['unit']} {bad['line']}" if bad["line"] is not None else ""
+            lines.append(f"- skipped {bad['path']} {where}: {bad['message']} — `{bad['excerpt']}`")
+    lines += ["", "## Transforms", ""]
+    if report.transforms:
+        lines += ["| source | transform | in | out | reasons |", "|---|---|---:|---:|---|"]
+        for t in report.transforms:
+            why = ", ".join(f"{k}: {v}" for k, v in t["reasons"].items()) or "—"
+            lines.append(
+                f"| {t['source']} | {t['name']} | {t['records_in']} | {t['records_out']} | {why} |"
+            )
+        for t in report.transforms:
+            for sample in t["samples"]:
+                lines.append(
+                    f"- {t['name']} dropped line {sample['line']} ({sample['reason']}): "
+                    f"{sample['preview']}"
+                )
+    else:
+        lines.append("No transforms in the recipe.")
+    lengths = report.token_lengths
+    lines += ["", "## Token lengths", "", "![token lengths](token_lengths.png)", ""]
+    if lengths:
+        lines.append(
+            f"{len(lengths)} train examples: min {min(lengths)}, median "
+            f"{statistics.median(lengths):g}, max {max(lengths)}; truncated (all splits): "
+            f"{report.stats.get('truncated', 0)}."
+        )
+    lines += [
+        "",
+        "## Examples as the model sees them",
+        "",
+        f"Tokens that carry loss are inside {TRAINED_OPEN}…{TRAINED_CLOSE}.",
+    ]
+    for example in report.examples:
+        lines += ["", f"Line {example.line}:", "", "````text", example.marked(), "````"]
+    lines += ["", "## Stats", "", "```json", json.dumps(report.stats, indent=2), "```", ""]
+    return "\n".join(lines)
