@@ -141,3 +141,15 @@ def test_prefix_tuning_refuses_gradient_checkpointing(tmp_path: Path, tiny_model
         "train.gradient_checkpointing=true",
     )
     assert code == 2 and "train.gradient_checkpointing" in output
+
+
+def test_plan_accepts_a_folder_source_and_checks_transforms(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The sky is blue.\n\nThe grass is green.\n" * 20)
+    code, output = run_plan(tmp_path, tiny_model_dir, f"data.train={folder}", "data.format=text")
+    assert code == 0, output
+    code, output = run_plan(tmp_path, tiny_model_dir, "data.transforms=[{name: dedup_nearly}]")
+    assert code == 2 and "data.transforms[0]" in output

@@ -164,6 +164,7 @@ def _execute(
                 grow=lambda m: _grow(m, plan, catalog, recipe.train, tokenizer),
                 measure=lambda m, rows, target, label: evaluate(m, label, target),
                 manifest=manifest,
+                transforms=catalog.transforms,
             )
         else:
             model, reports, result, evaluate = _grow_and_train(

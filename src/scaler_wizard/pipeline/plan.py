@@ -13,6 +13,9 @@ from pydantic import BaseModel, ValidationError
 
 from scaler_wizard.catalog import Catalog
 from scaler_wizard.context import ContextPlan, ContextPlanError, plan_context
+from scaler_wizard.data import DataError
+from scaler_wizard.data.sources import check_source
+from scaler_wizard.data.transforms import validate_transforms
 from scaler_wizard.growth import GrowthContext
 from scaler_wizard.growth.preflight import meta_model, preflight_growth
 from scaler_wizard.hardware.probe import HardwareProfile, probe_hardware
@@ -132,7 +135,7 @@ def _plan_context(
 
 def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
     options = validate_growth(recipe, catalog)
-    data_train = check_data_files(recipe)
+    data_train = check_data_files(recipe, catalog)
     hardware = probe_hardware(workspace_home())
     source = resolve_model_source(recipe.model)
     config = load_config(source.path)
@@ -209,15 +212,26 @@ def validate_growth(recipe: Recipe, catalog: Catalog) -> list[BaseModel]:
     return validated
 
 
-def check_data_files(recipe: Recipe) -> str:
+def check_data_files(recipe: Recipe, catalog: Catalog) -> str:
+    """Sources exist and are readable kinds, and transforms are known with valid options."""
     problems = []
+    resolved = {}
     for field in ("train", "eval"):
         value = getattr(recipe.data, field)
-        if value is not None and not Path(value).expanduser().is_file():
-            problems.append(Problem(f"data.{field}", f"file not found: {Path(value).resolve()}"))
+        if value is None:
+            continue
+        try:
+            source = value if value.startswith("hf:") else str(Path(value).expanduser())
+            resolved[field] = check_source(source, f"data.{field}")
+        except DataError as exc:
+            problems.append(Problem(exc.field or f"data.{field}", exc.message))
+    try:
+        validate_transforms(recipe.data.transforms, catalog.transforms)
+    except DataError as exc:
+        problems.append(Problem(exc.field or "data.transforms", exc.message))
     if problems:
         raise RecipeError(problems)
-    return str(Path(recipe.data.train).expanduser().resolve())
+    return resolved["train"]
 
 
 def _resolve_step(

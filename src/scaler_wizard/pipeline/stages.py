@@ -42,6 +42,7 @@ def run_stages(
     grow: Grow,
     measure: Measure,
     manifest: dict[str, Any],
+    transforms: Any = None,
 ) -> tuple[Any, list[Any], TrainResult, PreparedData]:
     """Run every stage; returns the last stage's grown model, reports, training and data."""
     weights = Path(plan.model.path)
@@ -54,7 +55,7 @@ def run_stages(
             model, reports, needs = grow(model)
         with phase(bus, "data", f"{label}: rows of {stage.seq_length} tokens"):
             spec = recipe.data.model_copy(update={"seq_length": stage.seq_length})
-            data = prepare_data(spec, tokenizer)
+            data = prepare_data(spec, tokenizer, transforms=transforms)
         with phase(bus, "train", f"{label}: {stage.steps} steps") as summary:
             train_spec = recipe.train.model_copy(
                 update={"steps": stage.steps, "learning_rate": stage.learning_rate}
