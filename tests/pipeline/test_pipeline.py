@@ -160,3 +160,12 @@ def test_long_context_evaluation_in_a_run(
         assert 0.0 <= needle["200"]["50%"] <= 1.0
         assert (run / "eval" / f"long_ppl_{which}.json").is_file()
         assert (run / "eval" / f"needle_{which}.png").stat().st_size > 1000
+
+
+def test_every_run_log_validates(tmp_path: Path, tiny_model_dir: Path, isolated_home: Path) -> None:
+    from scaler_wizard.telemetry.validate import validate_event_log
+
+    code, output = grow(tmp_path, tiny_model_dir, write_data(tmp_path / "d.jsonl"))
+    assert code == 0, output
+    check = validate_event_log(only_run(isolated_home) / "events.jsonl")
+    assert check.ok, check.problems

@@ -18,7 +18,9 @@ recipes_app = typer.Typer(help="Shipped recipe templates (personas).", no_args_i
 runs_app = typer.Typer(
     help="Runs in the workspace ($SCALER_WIZARD_HOME/runs).", no_args_is_help=True
 )
+events_app = typer.Typer(help="Run event logs (events.jsonl).", no_args_is_help=True)
 app.add_typer(recipes_app, name="recipes")
+app.add_typer(events_app, name="events")
 app.add_typer(runs_app, name="runs")
 
 out = Console()
@@ -265,6 +267,27 @@ def runs_show(run_id: str, as_json: bool = typer.Option(False, "--json")) -> Non
         out.print_json(data=manifest)
     else:
         render_outcome(out, run.path, manifest)
+
+
+@events_app.command("validate")
+def events_validate(
+    path: Annotated[Path, typer.Argument(help="An events.jsonl file, or a run id.")],
+) -> None:
+    """Check an event log against the published schema: valid lines, seq without gaps."""
+    from scaler_wizard.artifacts.run_folder import find_run
+    from scaler_wizard.telemetry.validate import validate_event_log
+
+    if not path.is_file():
+        try:
+            path = find_run(str(path)).events
+        except FileNotFoundError as exc:
+            _fail(str(exc))
+    check = validate_event_log(path)
+    for problem in check.problems:
+        err.print(f"[red]{problem}[/]", highlight=False)
+    if not check.ok:
+        _fail(f"{path}: {len(check.problems)} problem(s) in {check.events} valid event(s)", 1)
+    out.print(f"{path}: {check.events} events, valid")
 
 
 @app.command()
