@@ -44,3 +44,14 @@ def test_gaps_bad_lines_and_extra_fields_are_reported_by_line(tmp_path: Path) ->
     assert any(p.startswith("line 4:") for p in check.problems)
     result = CliRunner().invoke(app, ["events", "validate", str(path)])
     assert result.exit_code == 1
+
+
+def test_repair_drops_a_half_written_last_line(tmp_path: Path) -> None:
+    from scaler_wizard.telemetry.jsonl_sink import repair_event_log
+
+    path = write_log(tmp_path / "events.jsonl", n=3)
+    with path.open("a") as f:
+        f.write('{"id": "x", "type": "Phase')  # killed mid-write
+    assert repair_event_log(path) == 3
+    assert validate_event_log(path).ok and validate_event_log(path).events == 3
+    assert repair_event_log(tmp_path / "missing.jsonl") == 0

@@ -37,7 +37,7 @@ from scaler_wizard.recipe.spec import TrainSpec
 from scaler_wizard.telemetry.bus import EventBus, Sink
 from scaler_wizard.telemetry.console_sink import ConsoleSink
 from scaler_wizard.telemetry.events import RunFailed, RunFinished, RunPaused, RunStarted
-from scaler_wizard.telemetry.jsonl_sink import JsonlSink, read_events
+from scaler_wizard.telemetry.jsonl_sink import JsonlSink, repair_event_log
 from scaler_wizard.train import TrainResult, train_model
 from scaler_wizard.train.checkpoint import latest_checkpoint
 from scaler_wizard.train.loop import TrainingAborted, TrainingPaused
@@ -105,8 +105,8 @@ def resume_pipeline(
     recipe = load_recipe(run.path / "recipe.yaml")
     catalog = catalog or build_catalog()
     plan = make_plan(recipe, catalog)
-    events = read_events(run.events) if run.events.is_file() else []
-    bus = _bus(run, console, events[-1].seq + 1 if events else 0, extra=extra_sinks)
+    # A kill during a write can leave half a line: drop it, and continue the sequence.
+    bus = _bus(run, console, repair_event_log(run.events), extra=extra_sinks)
     manifest.update(status="running", resumed_from=checkpoint.name)
     manifest.pop("error", None)
     manifest.pop("failed_phase", None)

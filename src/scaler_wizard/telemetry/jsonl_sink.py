@@ -25,3 +25,21 @@ class JsonlSink:
 
 def read_events(path: Path) -> list[Event]:
     return [Event.model_validate_json(line) for line in path.read_text().splitlines() if line]
+
+
+def repair_event_log(path: Path) -> int:
+    """Drop a half-written last line (a kill during a write); returns the next `seq` to use."""
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    while lines:
+        try:
+            last = Event.model_validate_json(lines[-1])
+            break
+        except ValueError:
+            lines.pop()
+    else:
+        path.write_text("")
+        return 0
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return last.seq + 1
