@@ -67,3 +67,22 @@ def build_tiny_model(tokenizer: Any, max_positions: int = 256, layers: int = 2) 
         pad_token_id=tokenizer.eos_token_id,
     )
     return LlamaForCausalLM(config).eval()
+
+
+def long_document(name: str) -> Path:
+    """A real long document: `shared/data/longdocs/<name>` when the shared data is present,
+    else a long standard-library source file, so tests run on any checkout."""
+    shared = SHARED_DATA / "longdocs" / name
+    if shared.is_file():
+        return shared
+    import tempfile
+
+    # Without the shared data: this project's own documentation, real prose of ~40 kB.
+    root = Path(__file__).resolve().parents[1]
+    text = "\n\n".join(
+        p.read_text() for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    )
+    fallback = Path(tempfile.gettempdir()) / f"scaler-wizard-longdoc-{len(text)}.md"
+    if not fallback.is_file():
+        fallback.write_text(text)
+    return fallback

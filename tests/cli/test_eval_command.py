@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from scaler_wizard.cli import app
+from tiny_models import long_document
 
 runner = CliRunner()
 
@@ -45,7 +46,7 @@ def test_eval_unknown_run(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no single run matches" in result.output
 
 
-LONGDOC = Path(__file__).resolve().parents[3] / "shared" / "data" / "longdocs" / "gpl-3.0.txt"
+LONGDOC = long_document("gpl-3.0.txt")
 
 
 def test_eval_writes_long_context_files(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -18,23 +18,21 @@ from scaler_wizard.evaluate.long_ppl import (
     sliding_windows,
 )
 from scaler_wizard.evaluate.loss import token_nll
-from tiny_models import SHARED_DATA
-
-LONGDOCS = SHARED_DATA / "longdocs"
+from tiny_models import long_document
 
 
 @pytest.fixture()
 def docs(tmp_path: Path) -> list[Path]:
     """Two real documents, cut so one is shorter than the evaluated length."""
     stream = tmp_path / "stream.md"
-    stream.write_text((LONGDOCS / "nodejs-api-stream.md").read_text()[:3000])
+    stream.write_text(long_document("nodejs-api-stream.md").read_text()[:3000])
     gpl = tmp_path / "gpl.txt"
-    gpl.write_text((LONGDOCS / "gpl-3.0.txt").read_text()[:150])
+    gpl.write_text(long_document("gpl-3.0.txt").read_text()[:150])
     return [stream, gpl]
 
 
 def test_chunked_token_nll_matches_full_logits(tiny_model: Any, tiny_tokenizer: Any) -> None:
-    text = (LONGDOCS / "gpl-3.0.txt").read_text()[:1200]
+    text = long_document("gpl-3.0.txt").read_text()[:1200]
     ids = torch.tensor([tiny_tokenizer(text)["input_ids"][:200]])
     with torch.inference_mode():
         chunked = token_nll(tiny_model, ids, chunk_tokens=37)  # uneven last chunk

@@ -20,9 +20,9 @@ from scaler_wizard.evaluate.needle import (
 )
 from scaler_wizard.evaluate.passkey import GARBAGE, MAX_NEW_TOKENS
 from scaler_wizard.evaluate.plots import plot_needle_heatmap
-from tiny_models import SHARED_DATA
+from tiny_models import long_document
 
-DOC = SHARED_DATA / "longdocs" / "nodejs-api-buffer.md"
+DOC = long_document("nodejs-api-buffer.md")
 VALUE = 48213
 
 
@@ -53,7 +53,13 @@ def test_prompt_hits_length_and_depth(
     after_tokens = len(tiny_tokenizer(after)["input_ids"])
     assert before_tokens / (before_tokens + after_tokens) == pytest.approx(depth, abs=0.03)
     assert actual == pytest.approx(depth, abs=0.03)
-    if 0 < depth < 1 and target > 1000:  # moved back to a line or sentence end, never mid-sentence
+    # Moved back to a line or sentence end, never mid-sentence (the shared documents have a
+    # boundary within the 2% search span everywhere; the fallback text may not).
+    if (
+        0 < depth < 1
+        and target > 1000
+        and (source_kind == "filler" or DOC.parent.name == "longdocs")
+    ):
         assert before.endswith(("\n", ". "))
 
 
