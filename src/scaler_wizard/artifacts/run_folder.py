@@ -14,7 +14,7 @@ import yaml
 
 from scaler_wizard.paths import runs_dir
 
-Status = Literal["running", "paused", "completed", "failed", "aborted"]
+Status = Literal["running", "awaiting_approval", "paused", "completed", "failed", "aborted"]
 MANIFEST = "manifest.json"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -267,6 +267,33 @@ def runs_show(run_id: str, as_json: bool = typer.Option(False, "--json")) -> Non
         out.print_json(data=manifest)
     else:
         render_outcome(out, run.path, manifest)
+
+
+def _decide(run_id: str, decision: Literal["approve", "deny"], note: str) -> None:
+    from scaler_wizard.artifacts.run_folder import find_run
+    from scaler_wizard.pipeline.gates import NotAwaitingApproval, decide
+
+    try:
+        point = decide(find_run(run_id), decision, note)
+    except (FileNotFoundError, NotAwaitingApproval) as exc:
+        _fail(str(exc))
+    verb = "approved" if decision == "approve" else "denied"
+    out.print(f"{verb} '{point}' for {run_id}")
+
+
+NoteOpt = Annotated[str, typer.Option("--note", help="Why; kept in the manifest.")]
+
+
+@app.command()
+def approve(run_id: str, note: NoteOpt = "") -> None:
+    """Let a run waiting at an approval gate continue."""
+    _decide(run_id, "approve", note)
+
+
+@app.command()
+def deny(run_id: str, note: NoteOpt = "") -> None:
+    """Stop a run waiting at an approval gate; nothing is exported."""
+    _decide(run_id, "deny", note)
 
 
 @events_app.command("validate")

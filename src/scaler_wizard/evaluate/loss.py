@@ -102,6 +102,22 @@ def cache_argument(module: Any) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
+def label_hidden(
+    model: Any,
+    input_ids: torch.Tensor,
+    labels: torch.Tensor,
+    position_ids: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Last hidden states [n, hidden] at the n positions whose next-token label is set, and
+    those labels [n]: one selection, so a teacher and its student score the same positions."""
+    decoder, _ = backbone_and_head(model)
+    hidden = decoder_hidden(model, decoder, input_ids, position_ids, attention_mask)
+    targets = labels[:, 1:]
+    keep = targets != IGNORE_INDEX
+    return hidden[:, :-1][keep], targets[keep]
+
+
 def label_loss_sum(
     model: Any,
     input_ids: torch.Tensor,
@@ -123,17 +139,13 @@ def label_loss_sum(
     from torch.nn import functional
     from torch.utils.checkpoint import checkpoint
 
-    decoder, head = backbone_and_head(model)
-    hidden = decoder_hidden(model, decoder, input_ids, position_ids, attention_mask)
-    targets = labels[:, 1:]
-    keep = targets != IGNORE_INDEX
-    selected = hidden[:, :-1][keep]
-    wanted = targets[keep]
+    _, head = backbone_and_head(model)
+    selected, wanted = label_hidden(model, input_ids, labels, position_ids, attention_mask)
 
     def chunk_loss(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return functional.cross_entropy(head(h).float(), y, reduction="sum")
 
-    total = hidden.new_zeros((), dtype=torch.float32)
+    total = selected.new_zeros((), dtype=torch.float32)
     for start in range(0, wanted.numel(), chunk_tokens):
         h, y = selected[start : start + chunk_tokens], wanted[start : start + chunk_tokens]
         if recompute_chunks and torch.is_grad_enabled():

@@ -27,6 +27,7 @@ from scaler_wizard.pipeline.export import (
     write_model_card,
     write_plots,
 )
+from scaler_wizard.pipeline.gates import ApprovalDenied, await_approval
 from scaler_wizard.pipeline.manifest import flat_metrics, start_manifest
 from scaler_wizard.pipeline.phases import PhaseFailed, phase
 from scaler_wizard.pipeline.plan import RunPlan, make_plan
@@ -165,6 +166,9 @@ def _execute(
                 measure=lambda m, rows, target, label: evaluate(m, label, target),
                 manifest=manifest,
                 transforms=catalog.transforms,
+                gate=(lambda point: await_approval(run, manifest, bus, point, recipe.gates))
+                if "stage" in recipe.gates.approve_before
+                else None,
             )
         else:
             model, reports, result, evaluate = _grow_and_train(
@@ -197,6 +201,10 @@ def _execute(
         current = "contracts"
         with phase(bus, "contracts"):
             manifest["contracts"] = check_contracts(recipe.contracts, base, grown, bus)
+        if "export" in recipe.gates.approve_before:
+            current = "gate"
+            with phase(bus, "gate", "approval before export"):
+                await_approval(run, manifest, bus, "export", recipe.gates)
         current = "export"
         with phase(bus, "export", str(run.path)):
             manifest["exports"] = export_artifacts(
@@ -221,7 +229,8 @@ def _execute(
             run.write_manifest(manifest)
             bus.emit(RunPaused(step=exc.error.step, checkpoint=str(exc.error.checkpoint)))
             return RunOutcome(run, manifest)
-        status = "aborted" if isinstance(exc.error, TrainingAborted) else "failed"
+        stopped = isinstance(exc.error, TrainingAborted | ApprovalDenied)
+        status = "aborted" if stopped else "failed"
         _record_failure(run, manifest, bus, exc.phase, exc.error, status)
         raise
     except BaseException as exc:
@@ -278,6 +287,7 @@ def _grow_and_train(
             evaluate = _measurer(tokenizer, data.eval_rows, recipe, plan, bus, run.path / "eval")
         summary["trainable"] = reports[-1].trainable
     with phase(bus, "train", f"{recipe.train.steps} steps") as summary:
+        teacher = _teacher(recipe, plan, tokenizer)
         result = train_model(
             model,
             data.train_rows,
@@ -287,9 +297,31 @@ def _grow_and_train(
             needs,
             checkpoint,
             recipe.safety,
+            teacher,
         )
+        del teacher  # a whole model: gone before the grown model is evaluated and exported
         summary.update(tokens_per_s=result.tokens_per_s, final_loss=result.losses[-1][1])
+        if recipe.train.distill is not None:
+            summary["final_distill_loss"] = result.distill_losses[-1][1]
+            manifest["train"]["distill"] = {
+                **recipe.train.distill.model_dump(mode="json"),
+                "losses": result.distill_losses,
+            }
     return model, reports, result, evaluate
+
+
+def _teacher(recipe: Recipe, plan: RunPlan, tokenizer: Any) -> Any:
+    """The frozen distillation teacher, or None; 'base' gets the run's context settings, so
+    teacher and student read positions alike."""
+    if recipe.train.distill is None:
+        return None
+    from scaler_wizard.train.distill import load_teacher
+
+    model_path = Path(plan.model.path)
+    config = load_config(model_path)
+    if plan.context.changes_config:
+        apply_context_plan(config, plan.context)
+    return load_teacher(recipe.train.distill, model_path, config, recipe.model.dtype, tokenizer)
 
 
 def _measurer(

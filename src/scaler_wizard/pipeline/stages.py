@@ -43,6 +43,7 @@ def run_stages(
     measure: Measure,
     manifest: dict[str, Any],
     transforms: Any = None,
+    gate: Callable[[str], None] | None = None,
 ) -> tuple[Any, list[Any], TrainResult, PreparedData]:
     """Run every stage; returns the last stage's grown model, reports, training and data."""
     weights = Path(plan.model.path)
@@ -50,6 +51,9 @@ def run_stages(
     for stage in plan.stages:
         last = stage.index == len(plan.stages) - 1
         label = f"stage {stage.index + 1}/{len(plan.stages)}"
+        if gate is not None and stage.index > 0:
+            with phase(bus, "gate", f"approval before {label}"):
+                gate(f"stage-{stage.index + 1}")
         model = _instantiate(weights, stage, plan, recipe, tokenizer, bus, label)
         with phase(bus, "grow", label):
             model, reports, needs = grow(model)

@@ -156,6 +156,28 @@ class DataSpec(Spec):
         return data
 
 
+class DistillSpec(Spec):
+    """Knowledge distillation: train on a mix of the LM loss and a teacher's soft targets.
+
+    loss = (1 - weight) · LM + weight · KD, where KD = T² · KL(teacher/T ‖ student/T) summed over
+    label tokens and normalised like the LM loss. The teacher reads the same (packed) batch.
+    """
+
+    teacher: str = Field(
+        "base",
+        description="'base' (the model before growth, with the run's context settings) or a "
+        "model source like model.source; it must share the student's vocabulary.",
+    )
+    weight: float = Field(0.5, ge=0, le=1, description="Share of the KD term in the loss.")
+    temperature: float = Field(2.0, gt=0, description="Softmax temperature of both models.")
+    top_k: int | None = Field(
+        None,
+        ge=1,
+        description="Only the teacher's top-k tokens per position (renormalised); bounds the "
+        "cost of the teacher's targets. Default: the full vocabulary.",
+    )
+
+
 class TrainSpec(Spec):
     """The training loop."""
 
@@ -174,6 +196,9 @@ class TrainSpec(Spec):
     )
     threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
     seed: int = 0
+    distill: DistillSpec | None = Field(
+        None, description="Knowledge distillation from a teacher; off by default."
+    )
 
 
 class PasskeySpec(Spec):
@@ -244,6 +269,22 @@ class ContractSpec(Spec):
     )
     min_passkey_accuracy: float | None = Field(
         None, ge=0, le=1, description="Minimum passkey accuracy of the grown model."
+    )
+
+
+GatePoint = Literal["stage", "export"]
+
+
+class GateSpec(Spec):
+    """Human approval: the run waits at the named points until someone approves or denies."""
+
+    approve_before: list[GatePoint] = Field(
+        default_factory=list,
+        description="'stage' (before each progressive context stage after the first), "
+        "'export' (after the contracts, before anything is exported).",
+    )
+    timeout_s: float = Field(
+        3600.0, gt=0, description="Seconds to wait; no decision by then counts as a denial."
     )
 
 
@@ -328,5 +369,13 @@ class Recipe(Spec):
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     contracts: ContractSpec = Field(default_factory=ContractSpec)
+    gates: GateSpec = Field(default_factory=GateSpec)
     export: ExportSpec = Field(default_factory=ExportSpec)
     safety: SafetySpec = Field(default_factory=SafetySpec)
+
+    @model_validator(mode="after")
+    def _distill_without_stages(self) -> Recipe:
+        # Each stage reloads and regrows its model; a per-stage teacher is not designed yet.
+        if self.train.distill is not None and self.context.stages:
+            raise ValueError("train.distill cannot be combined with context.stages yet")
+        return self

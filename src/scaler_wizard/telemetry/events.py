@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Phase = Literal[
-    "plan", "load", "grow", "context", "data", "train", "evaluate", "contracts", "export"
+    "plan", "load", "grow", "context", "data", "train", "evaluate", "contracts", "gate", "export"
 ]
 
 
@@ -92,6 +92,20 @@ class RunFinished(Payload):
     status: Literal["completed"]
     artifact_dir: str
     duration_s: float
+
+
+class ApprovalRequested(Payload):
+    """The run waits for `scaler-wizard approve RUN` or `deny RUN` (or the web app)."""
+
+    point: str
+    timeout_s: float
+
+
+class ApprovalDecided(Payload):
+    point: str
+    decision: Literal["approve", "deny"]
+    by: str = Field(description="'user' or 'timeout'.")
+    note: str = ""
 
 
 class RunPaused(Payload):

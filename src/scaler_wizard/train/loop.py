@@ -16,6 +16,12 @@ from scaler_wizard.recipe.spec import SafetySpec, TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import CheckpointSaved, ProgressUpdated, StepLogged
 from scaler_wizard.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from scaler_wizard.train.distill import (
+    Distillation,
+    check_vocabularies,
+    distill_loss_sums,
+    freeze,
+)
 from scaler_wizard.train.schedule import lr_multiplier
 from scaler_wizard.train.signals import stop_requests
 from scaler_wizard.train.watch import SafetyWatch
@@ -39,6 +45,8 @@ class TrainResult:
     tokens_per_s: float
     label_tokens: int
     losses: list[tuple[int, float]] = field(default_factory=list)
+    # Mean KD term per label token at each logged step; empty without distillation.
+    distill_losses: list[tuple[int, float]] = field(default_factory=list)
     final_reports: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,7 +71,10 @@ def train_model(
     needs: TrainingNeeds | None = None,
     resume_from: Path | None = None,
     safety: SafetySpec | None = None,
+    teacher: Any = None,
 ) -> TrainResult:
+    """Train `model` on `rows`; with `spec.distill`, `teacher` (a frozen model) supplies the
+    soft targets mixed into the loss."""
     import torch
     from accelerate import Accelerator
 
@@ -89,6 +100,7 @@ def train_model(
         optimizer, lambda s: lr_multiplier(s, spec.warmup_steps, spec.steps)
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    distill = _distillation(model, teacher, spec, accelerator.device)
     result = TrainResult(steps=spec.steps, duration_s=0.0, tokens_per_s=0.0, label_tokens=0)
     batches = _batch_order(len(rows), spec)
     watch = SafetyWatch(safety or SafetySpec(), bus)
@@ -99,12 +111,14 @@ def train_model(
         )
         step = int(progress["step"])
         result.losses = [(int(s), float(v)) for s, v in progress.get("losses", [])]
+        result.distill_losses = [(int(s), float(v)) for s, v in progress.get("distill", [])]
         watch.restore(progress.get("breaker"))
         for _ in range(step):  # the same batches as an uninterrupted run, from here on
             next(batches)
     model.train()
     started = time.perf_counter()
     first_step, window_loss, window_tokens, seen_tokens = step, 0.0, 0, 0
+    window_kd = [0.0]  # the step's KD sum lands here (accumulate_gradients returns LM only)
     bus.emit(ProgressUpdated(task="train", done=step, total=spec.steps))
 
     def checkpoint(at: int) -> Path:
@@ -112,6 +126,7 @@ def train_model(
         extra = {
             "seed": spec.seed,
             "losses": result.losses,
+            "distill": result.distill_losses,
             "seq": bus.next_seq,
             "breaker": watch.dump(),
         }
@@ -129,6 +144,8 @@ def train_model(
                 accelerator.backward,
                 accelerator.device,
                 needs.loss_terms,
+                distill,
+                window_kd,
             )
             seen_tokens += sum(b["input_ids"].numel() for b in micro)
             grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
@@ -147,6 +164,9 @@ def train_model(
                 now = time.perf_counter()
                 mean_loss = window_loss / max(window_tokens, 1)
                 result.losses.append((step, mean_loss))
+                if distill is not None:
+                    result.distill_losses.append((step, window_kd[0] / max(window_tokens, 1)))
+                    window_kd[0] = 0.0
                 bus.emit(
                     StepLogged(
                         loss=mean_loss,
@@ -171,6 +191,7 @@ def train_model(
                 # The batches that caused the trouble are skipped: `batches` is not rewound.
                 step = int(progress["step"])
                 result.losses = [(int(s), float(v)) for s, v in progress.get("losses", [])]
+                result.distill_losses = [(int(s), float(v)) for s, v in progress.get("distill", [])]
                 bus.segment += 1
                 bus.step = step
                 watch.resumed(step)
@@ -211,30 +232,62 @@ def accumulate_gradients(
     backward: Callable[[Any], None],
     device: Any = None,
     loss_terms: Sequence[Callable[[], Any]] = (),
+    distill: Distillation | None = None,
+    kd_out: list[float] | None = None,
 ) -> tuple[float, int]:
-    """Backward over the micro-batches of one optimizer step; returns (summed loss, label tokens).
+    """Backward over the micro-batches of one optimizer step; returns (summed LM loss, label
+    tokens).
 
     The loss is normalised by the label tokens of the whole step, not per micro-batch: rows
-    differ in how many tokens carry loss, and every token must weigh the same.
+    differ in how many tokens carry loss, and every token must weigh the same. With `distill`,
+    the objective is (1 - w)·LM + w·KD, both normalised alike; the KD sum is added to
+    `kd_out[0]` (the returned loss stays the LM loss, comparable with evaluation and watched by
+    the breaker).
     """
     step_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro_batches)
     step_loss = 0.0
     for index, batch in enumerate(micro_batches):
         batch = {k: v.to(device) if device is not None else v for k, v in batch.items()}
-        loss_sum, _ = label_loss_sum(
-            model,
-            batch["input_ids"],
-            batch["labels"],
-            batch["position_ids"],
-            chunk_tokens=chunk_tokens,
-            recompute_chunks=True,
-        )
-        loss = loss_sum / max(step_tokens, 1)
+        if distill is None:
+            loss_sum, _ = label_loss_sum(
+                model,
+                batch["input_ids"],
+                batch["labels"],
+                batch["position_ids"],
+                chunk_tokens=chunk_tokens,
+                recompute_chunks=True,
+            )
+            objective = loss_sum
+        else:
+            loss_sum, kd, _ = distill_loss_sums(
+                model,
+                distill,
+                batch["input_ids"],
+                batch["labels"],
+                batch["position_ids"],
+                chunk_tokens=chunk_tokens,
+                recompute_chunks=True,
+            )
+            objective = (1 - distill.weight) * loss_sum + distill.weight * kd
+            if kd_out is not None:
+                kd_out[0] += float(kd.detach())
+        loss = objective / max(step_tokens, 1)
         if index == 0:  # regularisers act on weights, once per optimizer step
             loss = loss + sum((term() for term in loss_terms), loss.new_zeros(()))
         backward(loss)
         step_loss += float(loss_sum.detach())
     return step_loss, step_tokens
+
+
+def _distillation(model: Any, teacher: Any, spec: TrainSpec, device: Any) -> Distillation | None:
+    if spec.distill is None:
+        if teacher is not None:
+            raise ValueError("a teacher was given but train.distill is not set")
+        return None
+    if teacher is None:
+        raise ValueError("train.distill is set but no teacher model was given")
+    check_vocabularies(model, teacher)
+    return Distillation.from_spec(freeze(teacher).to(device), spec.distill)
 
 
 def _batch_order(n_rows: int, spec: TrainSpec) -> Any:
