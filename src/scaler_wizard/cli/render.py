@@ -56,6 +56,7 @@ def render_plan(console: Console, plan: RunPlan) -> None:
         growth.add_row(step.strategy, _options(step.options), step.reason or "as written")
     console.print(growth)
     console.print(f"training tokens planned: {plan.train_tokens:,}; data: {plan.data_train}")
+    console.print(f"evaluation at the longest length needs about {plan.eval_memory_gib:.1f} GiB")
 
 
 def render_outcome(console: Console, path: Path, manifest: dict[str, Any]) -> None:

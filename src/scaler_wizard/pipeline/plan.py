@@ -18,6 +18,7 @@ from scaler_wizard.data.sources import check_source
 from scaler_wizard.data.transforms import validate_transforms
 from scaler_wizard.growth import GrowthContext
 from scaler_wizard.growth.preflight import meta_model, preflight_growth
+from scaler_wizard.hardware.memory import estimate_eval_memory_gib
 from scaler_wizard.hardware.probe import HardwareProfile, probe_hardware
 from scaler_wizard.models.hf_compat import native_context, read_rope
 from scaler_wizard.models.loader import load_config
@@ -60,6 +61,7 @@ class RunPlan(BaseModel):
     train_tokens: int
     data_train: str
     stages: list[StagePlan] = []
+    eval_memory_gib: float = 0.0
 
 
 # Adapter strategies that merge back into same-shaped weights, so each stage can start afresh.
@@ -153,6 +155,7 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
     )
     stages = plan_stages(config, recipe, catalog)
     context = stages[-1].context if stages else _plan_context(config, recipe.context, catalog)
+    eval_memory_gib = check_eval_memory(config, recipe, context.target_length, hardware)
     t = recipe.train
     rows = t.batch_size * t.grad_accum_steps
     train_tokens = (
@@ -182,7 +185,37 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
         train_tokens=train_tokens,
         data_train=data_train,
         stages=stages,
+        eval_memory_gib=eval_memory_gib,
     )
+
+
+def check_eval_memory(config: Any, recipe: Recipe, target: int, hardware: HardwareProfile) -> float:
+    """The memory the longest evaluation needs; refuse a plan this machine cannot evaluate."""
+    evaluate = recipe.evaluate
+    lengths = [target]
+    if evaluate.passkey is not None and evaluate.passkey.lengths:
+        lengths += evaluate.passkey.lengths
+    if evaluate.needle is not None and evaluate.needle.lengths:
+        lengths += evaluate.needle.lengths
+    if evaluate.long_ppl is not None and evaluate.long_ppl.max_length:
+        lengths.append(evaluate.long_ppl.max_length)
+    longest = max(lengths)
+    needed = estimate_eval_memory_gib(config, longest, recipe.model.dtype)
+    gpu = max((g.memory_gib for g in hardware.gpus), default=0.0)
+    available, where = (gpu, "GPU memory") if gpu else (hardware.ram_gib, "RAM")
+    if needed > available:
+        path = "context.target_length" if longest == target else "evaluate"
+        raise RecipeError(
+            [
+                Problem(
+                    path,
+                    f"evaluating at {longest:,} tokens needs about {needed:.1f} GiB, but this "
+                    f"machine has {available:.1f} GiB of {where}; lower the target or evaluate "
+                    "on a bigger machine",
+                )
+            ]
+        )
+    return round(needed, 2)
 
 
 def validate_growth(recipe: Recipe, catalog: Catalog) -> list[BaseModel]:
