@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ def measure(engine: str, target: int, trials: int, document: Path) -> dict[str, 
         )
         result["native_pass_perplexity"] = native.perplexity
     result["seconds"] = time.perf_counter() - started
+    result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
 
 

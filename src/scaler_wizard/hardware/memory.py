@@ -1,7 +1,9 @@
 """Memory a long-context evaluation needs: weights, the KV cache, one layer's activations.
 
-Checked against SmolLM2-135M (fp32, SDPA, CPU, passkey prompts): measured peak RSS 0.97 /
-1.21 / 1.89 / 2.45 GiB at 1k / 4k / 8k / 16k tokens; this model says 1.07 / 1.28 / 1.56 / 2.13.
+Checked against SmolLM2-135M (fp32, SDPA, CPU, passkey prompts): peak RSS 0.97 / 1.21 / 1.89 /
+2.45 GiB at 1k / 4k / 8k / 16k tokens, measured once by hand while building the passkey
+evaluator (`benchmarks/context_engines.py` now records `peak_rss_gib` per run, at 16k with
+long-document perplexity on top); this model says 1.07 / 1.28 / 1.56 / 2.13.
 The growth per token matches (0.07 GiB per 1k tokens); the measured offset varies by up to
 0.35 GiB, so the estimate is for refusing plans that cannot fit, not for exact budgeting.
 """
