@@ -52,6 +52,6 @@ def test_repair_drops_a_half_written_last_line(tmp_path: Path) -> None:
     path = write_log(tmp_path / "events.jsonl", n=3)
     with path.open("a") as f:
         f.write('{"id": "x", "type": "Phase')  # killed mid-write
-    assert repair_event_log(path) == 3
+    assert repair_event_log(path) == (3, 0)
     assert validate_event_log(path).ok and validate_event_log(path).events == 3
-    assert repair_event_log(tmp_path / "missing.jsonl") == 0
+    assert repair_event_log(tmp_path / "missing.jsonl") == (0, 0)

@@ -14,7 +14,9 @@ import yaml
 
 from scaler_wizard.paths import runs_dir
 
-Status = Literal["running", "awaiting_approval", "paused", "completed", "failed", "aborted"]
+Status = Literal[
+    "running", "awaiting_approval", "paused", "completed", "failed", "aborted", "rolled_back"
+]
 MANIFEST = "manifest.json"
 
 

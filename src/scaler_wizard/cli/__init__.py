@@ -269,6 +269,27 @@ def runs_show(run_id: str, as_json: bool = typer.Option(False, "--json")) -> Non
         render_outcome(out, run.path, manifest)
 
 
+@app.command()
+def rollback(
+    run_id: str,
+    to: Annotated[str | None, typer.Option("--to", help="Checkpoint, e.g. step-000040.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue training at once.")] = False,
+    quiet: bool = typer.Option(False, "--quiet"),
+) -> None:
+    """Go back to a checkpoint (default: the newest); later work is set aside, not deleted."""
+    from scaler_wizard.pipeline.rollback import RollbackError, rollback_run
+
+    try:
+        run, target, aside = rollback_run(run_id, to)
+    except (FileNotFoundError, RollbackError) as exc:
+        _fail(str(exc))
+    out.print(f"{run.run_id} rolled back to {target}; later work kept in {aside}")
+    if resume:
+        grow(recipe=None, set_=None, resume=run.run_id, quiet=quiet)
+    else:
+        out.print(f"continue with `scaler-wizard grow --resume {run.run_id}`")
+
+
 def _decide(run_id: str, decision: Literal["approve", "deny"], note: str) -> None:
     from scaler_wizard.artifacts.run_folder import find_run
     from scaler_wizard.pipeline.gates import NotAwaitingApproval, decide

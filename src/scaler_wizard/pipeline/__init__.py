@@ -91,7 +91,7 @@ def resume_pipeline(
     catalog: Catalog | None = None,
     extra_sinks: list[Sink] | None = None,
 ) -> RunOutcome:
-    """Continue a paused, failed or killed run from its latest checkpoint."""
+    """Continue a paused, failed, killed or rolled-back run from its latest checkpoint."""
     run = find_run(run_id)
     manifest = run.read_manifest()
     if manifest.get("status") == "completed":
@@ -107,7 +107,9 @@ def resume_pipeline(
     catalog = catalog or build_catalog()
     plan = make_plan(recipe, catalog)
     # A kill during a write can leave half a line: drop it, and continue the sequence.
-    bus = _bus(run, console, repair_event_log(run.events), extra=extra_sinks)
+    next_seq, segment = repair_event_log(run.events)
+    bus = _bus(run, console, next_seq, extra=extra_sinks)
+    bus.segment = segment
     manifest.update(status="running", resumed_from=checkpoint.name)
     manifest.pop("error", None)
     manifest.pop("failed_phase", None)

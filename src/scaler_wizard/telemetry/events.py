@@ -108,6 +108,13 @@ class ApprovalDecided(Payload):
     note: str = ""
 
 
+class RolledBack(Payload):
+    """A person rolled the run back to a checkpoint; later work was set aside, not deleted."""
+
+    checkpoint: str
+    set_aside: str
+
+
 class RunPaused(Payload):
     """Training stopped on request after saving a checkpoint; `grow --resume` continues it."""
 

@@ -27,10 +27,13 @@ def read_events(path: Path) -> list[Event]:
     return [Event.model_validate_json(line) for line in path.read_text().splitlines() if line]
 
 
-def repair_event_log(path: Path) -> int:
-    """Drop a half-written last line (a kill during a write); returns the next `seq` to use."""
+def repair_event_log(path: Path) -> tuple[int, int]:
+    """Drop a half-written last line (a kill during a write).
+
+    Returns the next `seq` to use and the current `segment`, so a continued run carries on.
+    """
     if not path.is_file():
-        return 0
+        return 0, 0
     lines = path.read_text(encoding="utf-8").splitlines()
     while lines:
         try:
@@ -40,6 +43,6 @@ def repair_event_log(path: Path) -> int:
             lines.pop()
     else:
         path.write_text("")
-        return 0
+        return 0, 0
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return last.seq + 1
+    return last.seq + 1, last.segment
