@@ -102,12 +102,16 @@ def table() -> str:
             continue
         r = json.loads(path.read_text())
         ppl = r["perplexity_by_length"]
-        native = r.get("native_pass_perplexity", ppl.get(str(r["target"] // 2)))
+        if r["engine"] == "dynamic":  # needs its own native pass (see the module docstring)
+            value = r.get("native_pass_perplexity")
+            native = f"{value:.2f}" if value is not None else "not measured"
+        else:
+            native = f"{ppl[str(r['target'] // 2)]:.2f}"
         label = (
             engine if engine != "planner" else f"planner → {r['engine']} ×{r.get('factor', 1):g}"
         )
         rows.append(
-            f"| {label} | {r['passkey_correct']}/{r['passkey_trials']} | {native:.2f} | "
+            f"| {label} | {r['passkey_correct']}/{r['passkey_trials']} | {native} | "
             f"{ppl.get(str(r['target'] * 3 // 4), float('nan')):.2f} | "
             f"{ppl[str(r['target'])]:.2f} | {r['seconds']:.0f} |"
         )
