@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import torch
 
+from event_helpers import Collect
 from scaler_wizard.data import PackedRow
 from scaler_wizard.growth import GrowthContext
 from scaler_wizard.growth.lora import LoraOptions, apply_lora
 from scaler_wizard.recipe.spec import SafetySpec, TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
-from scaler_wizard.telemetry.events import Event
 from scaler_wizard.train import loop
 from scaler_wizard.train.loop import TrainingAborted, TrainingPaused, train_model
 
@@ -27,20 +27,6 @@ SPEC = TrainSpec(
     checkpoint_every=2,
     max_grad_norm=1.0,
 )
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def handle(self, event: Event) -> None:
-        self.events.append(event)
-
-    def close(self) -> None:
-        pass
-
-    def of(self, kind: str) -> list[Event]:
-        return [e for e in self.events if e.type == kind]
 
 
 def rows(n: int = 6, length: int = 16) -> list[PackedRow]:

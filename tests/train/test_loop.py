@@ -8,29 +8,18 @@ from typing import Any
 
 import torch
 
+from event_helpers import Collect
 from scaler_wizard.data import PackedRow
 from scaler_wizard.growth import GrowthContext
 from scaler_wizard.growth.lora import LoraOptions, apply_lora
 from scaler_wizard.recipe.spec import TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
-from scaler_wizard.telemetry.events import Event
 from scaler_wizard.train import train_model
 from scaler_wizard.train.checkpoint import latest_checkpoint
 from scaler_wizard.train.loop import accumulate_gradients
 from scaler_wizard.train.schedule import lr_multiplier
 
 CONTEXT = GrowthContext(train_tokens=1000, memory_gib=8.0, has_cuda=False)
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def handle(self, event: Event) -> None:
-        self.events.append(event)
-
-    def close(self) -> None:
-        pass
 
 
 def rows(n: int, length: int = 16, labelled: int | None = None) -> list[PackedRow]:
