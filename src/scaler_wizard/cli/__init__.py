@@ -340,7 +340,8 @@ def events_validate(
 
 @app.command()
 def catalog() -> None:
-    """Every registered growth strategy, context engine, data format, evaluator, sink and hook."""
+    """Every registered growth strategy, context engine, data format and transform, evaluator,
+    telemetry sink and export hook, built in or from a plugin."""
     from scaler_wizard.catalog import build_catalog
     from scaler_wizard.cli.render import render_catalog
 
