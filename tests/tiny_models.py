@@ -86,3 +86,17 @@ def long_document(name: str) -> Path:
     if not fallback.is_file():
         fallback.write_text(text)
     return fallback
+
+
+def write_chat_data(path: Path, records: int) -> Path:
+    """A small JSONL file of identical two-turn chats, the shape most pipeline tests need."""
+    import json
+
+    record = {
+        "messages": [
+            {"role": "user", "content": "What does `json.dumps` do?"},
+            {"role": "assistant", "content": "Serialize obj to a JSON formatted str."},
+        ]
+    }
+    path.write_text("\n".join(json.dumps(record) for _ in range(records)) + "\n")
+    return path

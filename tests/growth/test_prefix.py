@@ -28,6 +28,7 @@ from scaler_wizard.growth.prefix import (
 from scaler_wizard.models.loader import count_parameters
 from scaler_wizard.pipeline.export import unmergeable_reason
 from scaler_wizard.recipe.spec import DataSpec
+from tiny_models import write_chat_data
 
 # Tiny Llama: 2 layers, 2 KV heads x head_dim 16 = a 32-wide key (and value) per prefix token.
 WIDTH, LAYERS = 32, 2
@@ -178,14 +179,7 @@ def test_pipeline_trains_a_prefix_and_exports_the_adapter_only(
 
     from scaler_wizard.cli import app
 
-    data = tmp_path / "d.jsonl"
-    record = {
-        "messages": [
-            {"role": "user", "content": "What does `json.dumps` do?"},
-            {"role": "assistant", "content": "Serialize obj to a JSON formatted str."},
-        ]
-    }
-    data.write_text("\n".join(json.dumps(record) for _ in range(16)) + "\n")
+    data = write_chat_data(tmp_path / "d.jsonl", 16)
     args = ["grow", "tiny-cpu", "--quiet"]
     for item in (
         f"model.source={tiny_model_dir}",

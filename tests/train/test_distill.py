@@ -19,6 +19,7 @@ from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.train import train_model
 from scaler_wizard.train.distill import Distillation, distill_loss_sums, freeze
 from scaler_wizard.train.loop import accumulate_gradients
+from tiny_models import write_chat_data
 
 CONTEXT = GrowthContext(train_tokens=1000, memory_gib=8.0, has_cuda=False)
 
@@ -173,14 +174,7 @@ def test_pipeline_distils_from_the_base_model_and_records_it(
 
     from scaler_wizard.cli import app
 
-    data = tmp_path / "d.jsonl"
-    record = {
-        "messages": [
-            {"role": "user", "content": "What does `json.dumps` do?"},
-            {"role": "assistant", "content": "Serialize obj to a JSON formatted str."},
-        ]
-    }
-    data.write_text("\n".join(json.dumps(record) for _ in range(20)) + "\n")
+    data = write_chat_data(tmp_path / "d.jsonl", 20)
     args = ["grow", "tiny-cpu", "--quiet"]
     for item in (
         f"model.source={tiny_model_dir}",
