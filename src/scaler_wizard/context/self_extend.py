@@ -10,8 +10,8 @@ This cannot be written into `rope_parameters`: it replaces each attention module
 The chosen G/w live in the config (`self_extend_group_size`, `self_extend_window`), so a saved
 model tells its loader to call `patch_from_config` again.
 
-Cost: eager-style, two full score matrices per query chunk, i.e. O(heads · chunk · T) memory
-(chunk = 512 queries) and O(T²) time; no fused kernel. Keys are cached *unrotated* and
+Cost: eager-style, two score matrices per query chunk over the keys it can see, i.e.
+O(heads · chunk · T) memory (chunk = 512 queries) and O(T²) time; no fused kernel. Keys are cached *unrotated* and
 re-rotated with both position sets at every step, which keeps decode positions identical to
 a full forward (the grouping of a key never depends on the step that produced it).
 Positions are token indices in the cache (0, 1, ...): `position_ids` are ignored, so a
@@ -159,14 +159,22 @@ def _self_extend_forward(
     key = key.repeat_interleave(n_rep, dim=1) if n_rep > 1 else key
     value = value.repeat_interleave(n_rep, dim=1) if n_rep > 1 else value
     dropout = module.attention_dropout if module.training else 0.0
+    # Keys are rotated once per forward with both position sets, not once per query chunk.
+    group_q, group_k = grouped_positions(query_pos, key_pos, settings.group_size, settings.window)
+    keys = (_rotate(key, key_pos, rotary), _rotate(key, group_k, rotary))
     chunks = []
     for start in range(0, query.shape[-2], settings.query_chunk):
         rows = slice(start, start + settings.query_chunk)
-        mask = None if attention_mask is None else attention_mask[:, :, rows, : key.shape[-2]]
+        chunk_pos = query_pos[rows]
+        visible = int(chunk_pos[-1]) + 1  # causal: later keys are masked anyway, skip them
+        mask = None if attention_mask is None else attention_mask[:, :, rows, :visible]
+        chunk = query[:, :, rows]
+        queries = (_rotate(chunk, chunk_pos, rotary), _rotate(chunk, group_q[rows], rotary))
         chunks.append(
             _bi_level_attention(
-                query[:, :, rows], key, value, query_pos[rows], key_pos, mask,
-                rotary, settings, module.scaling, dropout,
+                queries, (keys[0][:, :, :visible], keys[1][:, :, :visible]),
+                value[:, :, :visible], chunk_pos, key_pos[:visible], mask,
+                settings.window, module.scaling, dropout,
             )
         )  # fmt: skip
     output = torch.cat(chunks, dim=2).transpose(1, 2).reshape(*input_shape, -1).contiguous()
@@ -174,27 +182,27 @@ def _self_extend_forward(
 
 
 def _bi_level_attention(
-    query: torch.Tensor,
-    key: torch.Tensor,
+    queries: tuple[torch.Tensor, torch.Tensor],
+    keys: tuple[torch.Tensor, torch.Tensor],
     value: torch.Tensor,
     query_pos: torch.Tensor,
     key_pos: torch.Tensor,
     mask: torch.Tensor | None,
-    rotary: Any,
-    settings: SelfExtendSettings,
+    window: int,
     scaling: float,
     dropout: float,
 ) -> torch.Tensor:
-    """softmax(where(i − j < w, neighbour scores, grouped scores) + mask) · V for one chunk."""
+    """softmax(where(i − j < w, neighbour scores, grouped scores) + mask) · V for one chunk.
+
+    `queries` and `keys` are (rotated at true positions, rotated at grouped positions)."""
     import torch
 
-    group_q, group_k = grouped_positions(query_pos, key_pos, settings.group_size, settings.window)
-    neighbour = _rotate(query, query_pos, rotary) @ _rotate(key, key_pos, rotary).transpose(2, 3)
+    neighbour = queries[0] @ keys[0].transpose(2, 3)
     distance = query_pos[:, None] - key_pos[None, :]
     scores = neighbour
-    if bool((distance >= settings.window).any()):  # else every key is a neighbour: skip
-        grouped = _rotate(query, group_q, rotary) @ _rotate(key, group_k, rotary).transpose(2, 3)
-        scores = torch.where(distance < settings.window, neighbour, grouped)
+    if bool((distance >= window).any()):  # else every key is a neighbour: skip
+        grouped = queries[1] @ keys[1].transpose(2, 3)
+        scores = torch.where(distance < window, neighbour, grouped)
     scores = scores * scaling
     lowest = torch.finfo(scores.dtype).min  # finite, so a fully padded row cannot give NaN
     if mask is not None and mask.dtype == torch.bool:
@@ -202,7 +210,7 @@ def _bi_level_attention(
     elif mask is not None:
         scores = scores + mask
     scores = scores.masked_fill(distance < 0, lowest)  # causal, also when no mask was passed
-    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
     weights = torch.nn.functional.dropout(weights, p=dropout, training=dropout > 0)
     return weights @ value
 
