@@ -169,3 +169,27 @@ class BreakerRecovered(Payload):
 
     reason: str
     probation_steps: int
+
+
+# Alerts (scaler_wizard.alerts): what a person should look at, derived from the facts above and
+# released one at a time by the cognitive-load throttle.
+AlertPriority = Literal["warning", "caution", "advisory"]
+
+
+class AlertRaised(Payload):
+    """An alert became the active one (warning: act now; caution: act soon; advisory: know)."""
+
+    alert_id: str
+    priority: AlertPriority
+    title: str
+    message: str
+    rule: str = Field(description="The rule that derived it from an event.")
+    source_seq: int | None = Field(None, description="`seq` of the event that caused it.")
+    count: int = Field(1, ge=1, description="Alerts collapsed into this one by flood control.")
+
+
+class AlertCleared(Payload):
+    """The active alert finished, was pre-empted by a higher priority, or was inhibited."""
+
+    alert_id: str
+    reason: Literal["finished", "preempted", "inhibited", "acknowledged", "run_ended"]
