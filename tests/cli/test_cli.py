@@ -34,7 +34,9 @@ def test_help_does_not_import_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("command", ["plan", "grow", "eval", "runs", "recipes", "catalog"])
+@pytest.mark.parametrize(
+    "command", ["plan", "grow", "eval", "runs", "recipes", "catalog", "profile"]
+)
 def test_every_command_has_help(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0, result.output
@@ -80,6 +82,7 @@ def run_plan(tmp_path: Path, model_dir: Path, *overrides: str) -> tuple[int, str
         (["context.target_length=128"], "below the model's native context"),
         (["train.stepz=3"], "unknown field 'stepz'"),
         (["model.source=/no/such/model"], "model.source"),
+        (["train.batch_size=100000"], "train.batch_size: training needs about"),
     ],
 )
 def test_plan_rejects_bad_input_clearly(
@@ -89,6 +92,20 @@ def test_plan_rejects_bad_input_clearly(
     assert code == 2, output
     assert expected in " ".join(output.split())
     assert "Traceback" not in output
+
+
+def test_profile_recommends_settings_that_fit(tmp_path: Path, tiny_model_dir: Path) -> None:
+    data = write_messages(tmp_path / "train.jsonl")
+    args = ["profile", "tiny-cpu", "--set", f"model.source={tiny_model_dir}"]
+    result = runner.invoke(app, [*args, "--set", f"data.train={data}", "--json"])
+    assert result.exit_code == 0, result.output
+    profile = json.loads(result.output)
+    advice = profile["fit"]["recommendation"]
+    assert profile["template"]["template"] in ("balanced", "tiny-cpu")
+    assert advice["memory"]["total_gib"] <= advice["budget_gib"]
+    assert advice["batch_size"] * advice["grad_accum_steps"] >= 2  # tiny-cpu's batch
+    bad = runner.invoke(app, ["profile", "--goal", "speed"])
+    assert bad.exit_code == 2 and "--goal" in bad.output
 
 
 def test_plan_shows_context_and_rank(tmp_path: Path, tiny_model_dir: Path) -> None:

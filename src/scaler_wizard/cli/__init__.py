@@ -81,6 +81,38 @@ def plan(
         render_plan(out, result)
 
 
+@app.command()
+def profile(
+    recipe: Annotated[
+        str | None,
+        typer.Argument(help="Recipe YAML file or template name; default: the one chosen for you."),
+    ] = None,
+    set_: SetOpt = None,
+    goal: Annotated[
+        str, typer.Option(help="What to grow most: balanced, context or parameters.")
+    ] = "balanced",
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show this machine, the persona template that fits it, and training settings that fit."""
+    from scaler_wizard.cli.render import render_profile
+    from scaler_wizard.pipeline.profile import make_profile
+
+    if goal not in ("balanced", "context", "parameters"):
+        _fail(f"--goal: choose balanced, context or parameters, not {goal!r}")
+    spec = _load(recipe, set_) if recipe is not None else None
+    try:
+        result = make_profile(spec, goal)  # type: ignore[arg-type]  # checked just above
+    except _user_errors() as exc:
+        _fail(str(exc))
+    if as_json:
+        out.print_json(result.model_dump_json())
+    else:
+        render_profile(out, result)
+
+
+PAUSED_EXIT_CODE = 3
+
+
 PAUSED_EXIT_CODE = 3
 
 

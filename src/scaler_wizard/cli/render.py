@@ -12,6 +12,7 @@ from rich.table import Column, Table
 if TYPE_CHECKING:
     from scaler_wizard.catalog import Catalog
     from scaler_wizard.pipeline.plan import RunPlan
+    from scaler_wizard.pipeline.profile import Profile
 
 
 def render_plan(console: Console, plan: RunPlan) -> None:
@@ -57,6 +58,32 @@ def render_plan(console: Console, plan: RunPlan) -> None:
     console.print(growth)
     console.print(f"training tokens planned: {plan.train_tokens:,}; data: {plan.data_train}")
     console.print(f"evaluation at the longest length needs about {plan.eval_memory_gib:.1f} GiB")
+    if plan.training is not None:
+        for note in plan.training.notes:
+            console.print(note)
+
+
+def render_profile(console: Console, profile: Profile) -> None:
+    fit, advice = profile.fit, profile.fit.recommendation
+    console.print(Panel.fit(profile.hardware.describe(), title="hardware"))
+    console.print(
+        f"template for you: [bold]{profile.template.template}[/] ({profile.template.reason})"
+    )
+    table = Table("setting", "recommended", show_header=True, title=f"recipe {profile.recipe_name}")
+    table.add_row("device", f"{advice.device}, {advice.budget_gib:.1f} GiB usable")
+    table.add_row("dtype / attention", f"{advice.dtype} / {advice.attn_implementation}")
+    table.add_row("micro-batch x accumulation", f"{advice.batch_size} x {advice.grad_accum_steps}")
+    table.add_row("gradient checkpointing", "on" if advice.gradient_checkpointing else "off")
+    table.add_row("LoRA rank", str(advice.lora_rank) if advice.lora_rank else "auto")
+    table.add_row("training row length", f"{advice.seq_length:,} tokens")
+    table.add_row("longest evaluation", f"{advice.max_eval_context:,} tokens")
+    table.add_row("multi-GPU", advice.distributed)
+    table.add_row("estimated peak", advice.memory.explain())
+    console.print(table)
+    for reason in advice.reasons:
+        console.print(f"  • {reason}")
+    console.print(f"as written, the recipe needs {fit.memory.total_gib:.1f} GiB")
+    console.print("apply: --set " + " --set ".join(advice.overrides()))
 
 
 def render_outcome(console: Console, path: Path, manifest: dict[str, Any]) -> None:

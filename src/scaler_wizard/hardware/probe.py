@@ -12,6 +12,7 @@ from pydantic import BaseModel
 class GpuInfo(BaseModel):
     name: str
     memory_gib: float
+    compute_capability: tuple[int, int] | None = None  # (8, 0)+ has bfloat16 and FlashAttention
 
 
 class HardwareProfile(BaseModel):
@@ -42,6 +43,7 @@ def probe_hardware(workspace: Path) -> HardwareProfile:
         GpuInfo(
             name=torch.cuda.get_device_name(i),
             memory_gib=torch.cuda.get_device_properties(i).total_memory / 2**30,
+            compute_capability=torch.cuda.get_device_capability(i),
         )
         for i in range(torch.cuda.device_count())
     ]

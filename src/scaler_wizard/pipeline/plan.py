@@ -24,6 +24,7 @@ from scaler_wizard.models.hf_compat import native_context, read_rope
 from scaler_wizard.models.loader import load_config
 from scaler_wizard.models.source import resolve_model_source
 from scaler_wizard.paths import workspace_home
+from scaler_wizard.pipeline.profile import TrainingFit, check_training_memory
 from scaler_wizard.recipe import Recipe, RecipeError
 from scaler_wizard.recipe.errors import Problem
 from scaler_wizard.recipe.loader import format_validation_error
@@ -62,6 +63,7 @@ class RunPlan(BaseModel):
     data_train: str
     stages: list[StagePlan] = []
     eval_memory_gib: float = 0.0
+    training: TrainingFit | None = None
 
 
 # Adapter strategies that merge back into same-shaped weights, so each stage can start afresh.
@@ -156,6 +158,7 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
     stages = plan_stages(config, recipe, catalog)
     context = stages[-1].context if stages else _plan_context(config, recipe.context, catalog)
     eval_memory_gib = check_eval_memory(config, recipe, context.target_length, hardware)
+    training = check_training_memory(config, recipe, hardware)
     t = recipe.train
     rows = t.batch_size * t.grad_accum_steps
     train_tokens = (
@@ -186,6 +189,7 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
         data_train=data_train,
         stages=stages,
         eval_memory_gib=eval_memory_gib,
+        training=training,
     )
 
 
@@ -249,22 +253,25 @@ def check_data_files(recipe: Recipe, catalog: Catalog) -> str:
     """Sources exist and are readable kinds, and transforms are known with valid options."""
     problems = []
     resolved = {}
-    for field in ("train", "eval"):
-        value = getattr(recipe.data, field)
+    named = [
+        (f"data.sources[{i}].path" if recipe.data.sources else "data.train", s.path)
+        for i, s in enumerate(recipe.data.train_sources())
+    ]
+    for field, value in [*named, ("data.eval", recipe.data.eval)]:
         if value is None:
             continue
         try:
             source = value if value.startswith("hf:") else str(Path(value).expanduser())
-            resolved[field] = check_source(source, f"data.{field}")
+            resolved[field] = check_source(source, field)
         except DataError as exc:
-            problems.append(Problem(exc.field or f"data.{field}", exc.message))
+            problems.append(Problem(exc.field or field, exc.message))
     try:
         validate_transforms(recipe.data.transforms, catalog.transforms)
     except DataError as exc:
         problems.append(Problem(exc.field or "data.transforms", exc.message))
     if problems:
         raise RecipeError(problems)
-    return resolved["train"]
+    return ", ".join(resolved[field] for field, _ in named)
 
 
 def _resolve_step(
