@@ -15,6 +15,10 @@ def trainable_state(model: Any) -> dict[str, Any]:
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def checkpoint_path(folder: Path, step: int) -> Path:
+    return folder / f"{CHECKPOINT_PREFIX}{step:06d}"
+
+
 def save_checkpoint(
     folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any, extra: dict[str, Any]
 ) -> Path:
@@ -22,7 +26,7 @@ def save_checkpoint(
     import torch
     from safetensors.torch import save_file
 
-    target = folder / f"{CHECKPOINT_PREFIX}{step:06d}"
+    target = checkpoint_path(folder, step)
     staging = folder / f".{target.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

@@ -15,13 +15,19 @@ from scaler_wizard.growth.base import TrainingNeeds
 from scaler_wizard.recipe.spec import SafetySpec, TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import CheckpointSaved, ProgressUpdated, StepLogged
-from scaler_wizard.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from scaler_wizard.train.checkpoint import (
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from scaler_wizard.train.distill import (
     Distillation,
     check_vocabularies,
     distill_loss_sums,
     freeze,
 )
+from scaler_wizard.train.parallel import Processes, label_tokens, sum_across, sum_gradients
 from scaler_wizard.train.schedule import lr_multiplier
 from scaler_wizard.train.signals import stop_requests
 from scaler_wizard.train.watch import SafetyWatch
@@ -84,6 +90,11 @@ def train_model(
     random.seed(spec.seed)
     torch.manual_seed(spec.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    procs = Processes(accelerator.process_index, accelerator.num_processes)
+    if not procs.is_main:  # one voice per run: the other processes train silently
+        bus = EventBus(bus.run_id, [], first_seq=bus.next_seq)
+    # The model is not wrapped for DDP: gradients are summed explicitly (train.parallel).
+    model.to(accelerator.device)
     if spec.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
@@ -99,10 +110,10 @@ def train_model(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_multiplier(s, spec.warmup_steps, spec.steps)
     )
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     distill = _distillation(model, teacher, spec, accelerator.device)
     result = TrainResult(steps=spec.steps, duration_s=0.0, tokens_per_s=0.0, label_tokens=0)
-    batches = _batch_order(len(rows), spec)
+    batches = _batch_order(len(rows), spec, procs.world)
+    row_labels = [label_tokens(r.labels) for r in rows]
     watch = SafetyWatch(safety or SafetySpec(), bus)
     step = 0  # optimizer steps done
     if resume_from is not None:
@@ -130,14 +141,19 @@ def train_model(
             "seq": bus.next_seq,
             "breaker": watch.dump(),
         }
-        path = save_checkpoint(checkpoint_dir, at, unwrapped, optimizer, scheduler, extra)
+        path = checkpoint_path(checkpoint_dir, at)
+        if procs.is_main:  # every process holds the same state after the gradient sum
+            save_checkpoint(checkpoint_dir, at, unwrapped, optimizer, scheduler, extra)
+        accelerator.wait_for_everyone()
         bus.emit(CheckpointSaved(path=str(path)))
         return path
 
     with stop_requests() as stop:
         while step < spec.steps:
-            micro = [collate_rows([rows[i] for i in idx]) for idx in next(batches)]
-            step_loss, step_tokens = accumulate_gradients(
+            groups = next(batches)  # the whole step's micro-batches, identical in every process
+            step_tokens = sum(row_labels[i] for idx in groups for i in idx)
+            micro = [collate_rows([rows[i] for i in idx]) for idx in procs.share(groups)]
+            step_loss, _ = accumulate_gradients(
                 model,
                 micro,
                 spec.loss_chunk_tokens,
@@ -146,8 +162,12 @@ def train_model(
                 needs.loss_terms,
                 distill,
                 window_kd,
+                total_tokens=step_tokens,
             )
-            seen_tokens += sum(b["input_ids"].numel() for b in micro)
+            if procs.world > 1:
+                sum_gradients(params)
+                step_loss = sum_across(step_loss, accelerator.device)
+            seen_tokens += sum(len(rows[i].input_ids) for idx in groups for i in idx)
             grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
             optimizer.step()
             scheduler.step()
@@ -165,7 +185,10 @@ def train_model(
                 mean_loss = window_loss / max(window_tokens, 1)
                 result.losses.append((step, mean_loss))
                 if distill is not None:
-                    result.distill_losses.append((step, window_kd[0] / max(window_tokens, 1)))
+                    kd = window_kd[0]
+                    if procs.world > 1:
+                        kd = sum_across(kd, accelerator.device)
+                    result.distill_losses.append((step, kd / max(window_tokens, 1)))
                     window_kd[0] = 0.0
                 bus.emit(
                     StepLogged(
@@ -234,6 +257,7 @@ def accumulate_gradients(
     loss_terms: Sequence[Callable[[], Any]] = (),
     distill: Distillation | None = None,
     kd_out: list[float] | None = None,
+    total_tokens: int | None = None,
 ) -> tuple[float, int]:
     """Backward over the micro-batches of one optimizer step; returns (summed LM loss, label
     tokens).
@@ -242,9 +266,12 @@ def accumulate_gradients(
     differ in how many tokens carry loss, and every token must weigh the same. With `distill`,
     the objective is (1 - w)·LM + w·KD, both normalised alike; the KD sum is added to
     `kd_out[0]` (the returned loss stays the LM loss, comparable with evaluation and watched by
-    the breaker).
+    the breaker). With several processes, `total_tokens` is the label-token count of the whole
+    step across processes (default: these micro-batches' own).
     """
-    step_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro_batches)
+    step_tokens = total_tokens
+    if step_tokens is None:
+        step_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro_batches)
     step_loss = 0.0
     for index, batch in enumerate(micro_batches):
         batch = {k: v.to(device) if device is not None else v for k, v in batch.items()}
@@ -290,13 +317,14 @@ def _distillation(model: Any, teacher: Any, spec: TrainSpec, device: Any) -> Dis
     return Distillation.from_spec(freeze(teacher).to(device), spec.distill)
 
 
-def _batch_order(n_rows: int, spec: TrainSpec) -> Any:
-    """Endless micro-batch index groups: seeded shuffle per epoch, one group per step."""
+def _batch_order(n_rows: int, spec: TrainSpec, processes: int = 1) -> Any:
+    """Endless micro-batch index groups: seeded shuffle per epoch, one list per step holding
+    `grad_accum_steps` micro-batches for each of `processes`."""
     rng = random.Random(spec.seed)
     order: list[int] = []
     while True:
         groups = []
-        for _ in range(spec.grad_accum_steps):
+        for _ in range(spec.grad_accum_steps * processes):
             if len(order) < spec.batch_size:
                 epoch = list(range(n_rows))
                 rng.shuffle(epoch)
