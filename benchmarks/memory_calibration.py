@@ -1,4 +1,4 @@
-"""Training memory: the estimate (`scaler_wizard.hardware.training_memory`) against measured peak RSS.
+"""Training memory: the estimate (`hardware.training_memory`) against measured peak RSS.
 
 Each configuration runs in a fresh process: load the embedded SmolLM2-135M-Instruct (float32),
 add LoRA on every linear layer, and run the real training loop (`train_model`) for a few
@@ -31,9 +31,11 @@ CONFIGS: list[dict[str, Any]] = [
     {"rank": 8, "batch": 1, "seq": 1024, "checkpointing": False},
     {"rank": 64, "batch": 1, "seq": 512, "checkpointing": False},
     {"rank": 8, "batch": 1, "seq": 2048, "checkpointing": False},
+    {"rank": 8, "batch": 1, "seq": 1024, "checkpointing": True},
     {"rank": 8, "batch": 2, "seq": 1024, "checkpointing": True},
     {"rank": 8, "batch": 4, "seq": 512, "checkpointing": True},
     {"rank": 16, "batch": 1, "seq": 2048, "checkpointing": True},
+    {"rank": 16, "batch": 4, "seq": 1024, "checkpointing": True},
 ]
 
 
@@ -107,9 +109,13 @@ def estimate(cfg: dict[str, Any]) -> dict[str, float]:
     return estimate_training_memory(config, shape).model_dump()
 
 
-def run_all() -> list[dict[str, Any]]:
-    rows = []
+def run_all(done: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Measure every configuration not already in `done` (a saved result list)."""
+    rows = list(done)
+    measured_keys = [{k: r[k] for k in CONFIGS[0]} for r in done]
     for cfg in CONFIGS:
+        if cfg in measured_keys:
+            continue
         command = [sys.executable, __file__, "--one", json.dumps(cfg)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -142,7 +148,14 @@ process's peak RSS (everything: Python, torch, weights, optimizer, activations);
 `scaler_wizard.hardware.training_memory.estimate_training_memory` for the same shape, which
 `scaler-wizard profile` and `plan` use. Target: every row within ±15 %.
 
-| LoRA r | batch | seq | checkpointing | measured GiB | estimate GiB | error | est. activations GiB | s |
+Fitted, not predicted: `RUNTIME_GIB` (the 256-token row) and `ACTIVATION_CALIBRATION` (the
+slope between the 1024- and 2048-token rows without checkpointing); the other rows without
+checkpointing are predictions. The two `CHECKPOINTED_*` constants are a least-squares line
+through all the rows with checkpointing, whose peaks do not grow linearly with tokens: they are
+the least certain part of the model. The seconds column
+ran on a shared CPU and is not a speed measurement.
+
+| LoRA r | batch | seq | checkpointing | measured GiB | estimate GiB | error | activations | s |
 |---|---|---|---|---|---|---|---|---|
 {table}
 
@@ -157,6 +170,9 @@ def main() -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="re-estimate the saved measurements"
     )
+    parser.add_argument(
+        "--missing", action="store_true", help="keep saved measurements, add the missing ones"
+    )
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure_one(json.loads(args.one))))
@@ -164,7 +180,8 @@ def main() -> None:
     if args.report_only:
         rows = json.loads(RESULTS.read_text())
     else:
-        rows = run_all()
+        saved = json.loads(RESULTS.read_text()) if args.missing and RESULTS.is_file() else []
+        rows = run_all(saved)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
     write_report(rows)

@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from scaler_wizard.alerts.model import Alert
-from scaler_wizard.alerts.spec import ThrottleSpec
 from scaler_wizard.alerts.throttle import Clear, Drop, Output, Show
+from scaler_wizard.recipe.alerts import ThrottleSpec
 from scaler_wizard.telemetry.events import AlertPriority, Event
 
 # Short, round timings so each table row reads at a glance.

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from scaler_wizard.alerts.regressions import eval_regressions
 from scaler_wizard.alerts.rules import RuleBook
-from scaler_wizard.alerts.spec import AlertRuleSpec, AlertsSpec, FieldTest
-from scaler_wizard.alerts.template import check_template, fill
+from scaler_wizard.recipe.alerts import AlertRuleSpec, AlertsSpec, FieldTest
+from scaler_wizard.recipe.text_template import check_template, fill
 from scaler_wizard.telemetry.events import (
     ApprovalRequested,
     BreakerTripped,
@@ -225,3 +225,12 @@ def test_the_yaml_examples_in_the_docs_are_valid_settings() -> None:
     [slow] = RuleBook(rules.rules).derive(event("StepLogged", at_step=9, tokens_per_s=40.0))
     assert slow.title == "Training is slow: 40 tokens/s at step 9"
     assert slow.message == "Memory in use: unknown GiB"
+
+
+def test_recipe_and_event_priorities_are_the_same_values() -> None:
+    from typing import get_args
+
+    from scaler_wizard.recipe.alerts import AlertPriority as RecipePriority
+    from scaler_wizard.telemetry.events import AlertPriority as EventPriority
+
+    assert get_args(RecipePriority) == get_args(EventPriority)

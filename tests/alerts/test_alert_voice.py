@@ -13,9 +13,9 @@ from scaler_wizard.alerts.build import build_alert_sink
 from scaler_wizard.alerts.delivery.voice import VoiceChannel
 from scaler_wizard.alerts.engine import AlertSink
 from scaler_wizard.alerts.rules import RuleBook
-from scaler_wizard.alerts.spec import AlertRuleSpec, AlertsSpec, VoiceSpec
 from scaler_wizard.alerts.speech import spoken_texts
 from scaler_wizard.alerts.throttle import summarise
+from scaler_wizard.recipe.alerts import AlertRuleSpec, AlertsSpec, VoiceSpec
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import (
     AlertPriority,

@@ -13,7 +13,7 @@ import pytest
 from alert_helpers import alert
 
 from scaler_wizard.alerts.delivery.webhook import WebhookChannel
-from scaler_wizard.alerts.spec import WebhookSpec
+from scaler_wizard.recipe.alerts import WebhookSpec
 
 
 class Endpoint:

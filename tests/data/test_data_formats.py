@@ -106,11 +106,10 @@ GOOD = json.dumps(chat("q", "a"))
         ([GOOD, '{"messages": [1, 2'], {}, "{path} line 2: invalid JSON (Expecting"),
         ([GOOD, "[1, 2]"], {}, "{path} line 2: expected a JSON object, got list"),
         (
-            [json.dumps({"prompt": "x", "completion": "y"})],
+            [json.dumps({"question": "x", "reply": "y"})],
             {},
-            "{path} line 1: record has neither 'messages', 'conversations', 'instruction'/'output' "
-            "nor 'text'; "
-            "keys: ['completion', 'prompt']",
+            "{path} line 1: record has neither 'messages', 'conversations', "
+            "'instruction'/'output', 'prompt'/'completion' nor 'text'; keys: ['question', 'reply']",
         ),
         (
             [

@@ -36,9 +36,9 @@ def advise(config: object, hardware: HardwareProfile, **kw: object) -> object:
         (64, 4, False, 2048),  # the largest micro-batch that fits without recompute
         (24, 2, False, 2048),
         (12, 1, False, 2048),
-        (8, 4, True, 2048),  # only with checkpointing
-        (5, 2, True, 2048),
-        (2.6, 1, True, 1024),  # only with shorter rows too
+        (8, 1, True, 2048),  # only with checkpointing
+        (5, 1, True, 1024),  # only with shorter rows too
+        (2.6, 1, False, 256),  # checkpointing's fixed cost outweighs its saving on short rows
     ],
 )
 def test_cpu_shapes_shrink_with_ram(ram: float, batch: int, checkpointing: bool, seq: int) -> None:
@@ -79,7 +79,7 @@ def test_several_gpus_choose_how_to_spread(gpus: list[float], expected: str) -> 
 
 
 def test_seven_billion_on_one_small_gpu_does_not_fit() -> None:
-    with pytest.raises(NothingFits, match="7|GiB"):
+    with pytest.raises(NothingFits, match=r"nothing fits in \d+\.\d GiB"):
         advise(MISTRAL, machine(gpus=[8]), lora_rank=None)
 
 
@@ -93,7 +93,8 @@ def test_old_gpus_train_in_float32() -> None:
     [
         (machine(ram=24), "balanced", "balanced"),
         (machine(ram=1.5), "balanced", "tiny-cpu"),
-        (machine(gpus=[8]), "context", "max-context"),
+        (machine(gpus=[8]), "context", "balanced"),  # TinyLlama at 4k tokens needs more
+        (machine(gpus=[16]), "context", "max-context"),
         (machine(gpus=[8]), "parameters", "max-parameters"),
         (machine(gpus=[80]), "balanced", "mistral-7b-long"),
     ],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tiny_models import build_tiny_model, build_tiny_tokenizer
 
 from scaler_wizard.hardware.template_models import template_model_config
 from scaler_wizard.hardware.training_memory import (
@@ -11,6 +10,7 @@ from scaler_wizard.hardware.training_memory import (
     _Dims,
     estimate_training_memory,
 )
+from tiny_models import build_tiny_model, build_tiny_tokenizer
 
 SMOL = template_model_config("embedded")
 
@@ -49,13 +49,13 @@ def test_each_knob_raises_its_own_term(change: dict[str, object], term: str) -> 
     assert after.total_gib > before.total_gib
 
 
-def test_checkpointing_saves_most_activation_memory() -> None:
+def test_checkpointing_saves_more_than_half_the_activation_memory() -> None:
     plain = TrainingShape(batch_size=2, seq_length=2048)
     saved = estimate_training_memory(
         SMOL, plain.model_copy(update={"gradient_checkpointing": True})
     )
     full = estimate_training_memory(SMOL, plain)
-    assert saved.activations_gib < full.activations_gib / 4
+    assert saved.activations_gib < full.activations_gib / 2
 
 
 def test_half_precision_halves_the_weights() -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -84,3 +85,60 @@ def test_deciding_for_a_run_that_is_not_waiting(isolated_home: Path) -> None:
     (isolated_home / "runs" / "20260101-000000-x-abcd").mkdir(parents=True)
     result = CliRunner().invoke(app, ["approve", "abcd"])
     assert result.exit_code == 2 and "not waiting for approval" in result.output
+
+
+@pytest.mark.parametrize("decision", ["approve", "deny"])
+def test_breaker_trip_waits_for_a_person(
+    decision: str,
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A NaN pauses training; with `approve_before: [breaker]` the run waits instead of exiting,
+    continues from the pause checkpoint on approve and ends aborted on deny."""
+    from test_pipeline import grow
+
+    from fault_injection import inject
+    from scaler_wizard.artifacts.run_folder import find_run
+    from scaler_wizard.pipeline.gates import decide
+
+    inject(monkeypatch, {5}, float("nan"))
+    outcome: dict[str, tuple[int, str]] = {}
+    overrides = [
+        "context.scale=null",
+        "train.steps=8",
+        "train.log_every=1",
+        "train.checkpoint_every=2",
+        "safety.on_nan=pause",
+        "gates.approve_before=[breaker]",
+        "gates.timeout_s=120",
+    ]
+    data = write_data(tmp_path / "d.jsonl")
+    worker = threading.Thread(
+        target=lambda: outcome.update(result=grow(tmp_path, tiny_model_dir, data, *overrides))
+    )
+    worker.start()
+    deadline = time.monotonic() + 120
+    waiting = None
+    while waiting is None and time.monotonic() < deadline and worker.is_alive():
+        waiting = next(iter(isolated_home.glob("runs/*/approval.json")), None)
+        time.sleep(0.05)
+    assert waiting is not None, outcome
+    assert decide(find_run(waiting.parent.name), decision, "looked at it") == "breaker"  # type: ignore[arg-type]
+    worker.join(timeout=120)
+    code, output = outcome["result"]
+    manifest = json.loads((waiting.parent / "manifest.json").read_text())
+    assert manifest["approvals"][0]["point"] == "breaker"
+    events = [
+        json.loads(line) for line in (waiting.parent / "events.jsonl").read_text().splitlines()
+    ]
+    trips = [e for e in events if e["type"] == "BreakerTripped"]
+    assert len(trips) == 1 and trips[0]["data"]["action"] == "pause"
+    if decision == "approve":
+        assert code == 0, output
+        assert manifest["status"] == "completed"
+        steps = [e["step"] for e in events if e["type"] == "StepLogged"]
+        assert steps[-1] == 8  # training went on from the pause checkpoint to the end
+    else:
+        assert code != 0 and manifest["status"] == "aborted"

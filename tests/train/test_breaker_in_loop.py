@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from event_helpers import Collect
+from fault_injection import inject
 from scaler_wizard.data import PackedRow
 from scaler_wizard.growth import GrowthContext
 from scaler_wizard.growth.lora import LoraOptions, apply_lora
 from scaler_wizard.recipe.spec import SafetySpec, TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
-from scaler_wizard.train import loop
 from scaler_wizard.train.loop import TrainingAborted, TrainingPaused, train_model
 
 CONTEXT = GrowthContext(train_tokens=1000, memory_gib=8.0, has_cuda=False)
@@ -35,22 +35,6 @@ def rows(n: int = 6, length: int = 16) -> list[PackedRow]:
         ids = [(i * 7 + j * 3) % 50 + 3 for j in range(length)]
         out.append(PackedRow(ids, list(ids), list(range(length)), [length]))
     return out
-
-
-def inject(monkeypatch: pytest.MonkeyPatch, at: set[int], factor: float) -> None:
-    """Multiply the training loss by `factor` on the given (1-based) training calls."""
-    real = loop.label_loss_sum
-    calls = {"n": 0}
-
-    def faulty(*args: Any, **kwargs: Any) -> tuple[torch.Tensor, int]:
-        loss, count = real(*args, **kwargs)
-        if torch.is_grad_enabled():
-            calls["n"] += 1
-            if calls["n"] in at:
-                loss = loss * factor
-        return loss, count
-
-    monkeypatch.setattr(loop, "label_loss_sum", faulty)
 
 
 def run(tiny_model: Any, tmp_path: Path, safety: SafetySpec) -> tuple[Any, Collect, Any]:

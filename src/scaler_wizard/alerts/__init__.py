@@ -4,7 +4,7 @@ from scaler_wizard.alerts.build import build_alert_sink
 from scaler_wizard.alerts.engine import AlertSink
 from scaler_wizard.alerts.model import Alert
 from scaler_wizard.alerts.rules import DEFAULT_RULES, RuleBook
-from scaler_wizard.alerts.spec import (
+from scaler_wizard.recipe.alerts import (
     AlertRuleSpec,
     AlertsSpec,
     ThrottleSpec,

@@ -14,7 +14,7 @@ from scaler_wizard.alerts.delivery.voice import VoiceChannel
 from scaler_wizard.alerts.delivery.webhook import WebhookChannel
 from scaler_wizard.alerts.engine import AlertSink
 from scaler_wizard.alerts.rules import RuleBook
-from scaler_wizard.alerts.spec import AlertsSpec
+from scaler_wizard.recipe.alerts import AlertsSpec
 from scaler_wizard.telemetry.events import Payload
 from scaler_wizard.voice.narrator import Narrator
 from scaler_wizard.voice.synth import INSTALL_HINT

@@ -20,7 +20,6 @@ from functools import partial
 from scaler_wizard.alerts.delivery import Channel
 from scaler_wizard.alerts.model import Alert, cleared_payload, raised_payload
 from scaler_wizard.alerts.rules import RuleBook
-from scaler_wizard.alerts.spec import ThrottleSpec
 from scaler_wizard.alerts.throttle import (
     Ack,
     Clear,
@@ -35,6 +34,7 @@ from scaler_wizard.alerts.throttle import (
     Tick,
     step,
 )
+from scaler_wizard.recipe.alerts import ThrottleSpec
 from scaler_wizard.telemetry.events import Event, Payload
 
 OWN_EVENTS = frozenset({"AlertRaised", "AlertCleared"})

@@ -13,8 +13,8 @@ from typing import Any
 
 from scaler_wizard.alerts.model import Alert
 from scaler_wizard.alerts.regressions import regression_fields
-from scaler_wizard.alerts.spec import AlertRuleSpec, FieldTest, Scalar
-from scaler_wizard.alerts.template import fill
+from scaler_wizard.recipe.alerts import AlertRuleSpec, FieldTest, Scalar
+from scaler_wizard.recipe.text_template import fill
 from scaler_wizard.telemetry.events import Event
 
 DEFAULT_RULES: tuple[AlertRuleSpec, ...] = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from scaler_wizard.alerts.model import Alert
-from scaler_wizard.alerts.template import fill
+from scaler_wizard.recipe.text_template import fill
 from scaler_wizard.voice.languages import normalise
 from scaler_wizard.voice.phrases import LANGUAGES, phrase, spoken_value
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from scaler_wizard.alerts.model import RANK, Alert, ClearReason, outranks
-from scaler_wizard.alerts.spec import ThrottleSpec
+from scaler_wizard.recipe.alerts import ThrottleSpec
 
 FLOOD = "flood"  # the rule name of summary alerts
 

@@ -113,9 +113,6 @@ def profile(
 PAUSED_EXIT_CODE = 3
 
 
-PAUSED_EXIT_CODE = 3
-
-
 @app.command()
 def grow(
     recipe: Annotated[
@@ -301,6 +298,35 @@ def runs_show(run_id: str, as_json: bool = typer.Option(False, "--json")) -> Non
         render_outcome(out, run.path, manifest)
 
 
+@app.command("export")
+def export_run(
+    run_id: str,
+    gguf: Annotated[bool, typer.Option("--gguf", help="GGUF for llama.cpp / Ollama.")] = False,
+    dtype: Annotated[str, typer.Option(help="GGUF weights: f16, f32 or bf16.")] = "f16",
+    modelfile: Annotated[bool, typer.Option(help="Also write an Ollama Modelfile.")] = True,
+) -> None:
+    """Export a finished run's merged model again: `--gguf` writes gguf/ (GGUF + Modelfile)."""
+    from pydantic import ValidationError
+
+    from scaler_wizard.artifacts.gguf_export import GgufExportError
+    from scaler_wizard.artifacts.run_folder import find_run
+    from scaler_wizard.pipeline.export import add_gguf_export
+    from scaler_wizard.recipe.spec import GgufSpec
+
+    if not gguf:
+        _fail("choose a format: --gguf")
+    try:
+        spec = GgufSpec(enabled=True, dtype=dtype, ollama_modelfile=modelfile)
+        record = add_gguf_export(find_run(run_id), spec)
+    except ValidationError as exc:
+        _fail(f"--dtype: {exc.errors()[0]['msg']}")
+    except (FileNotFoundError, GgufExportError) as exc:
+        _fail(str(exc))
+    out.print(f"wrote {record['path']} ({record['size_bytes'] / 1e6:.1f} MB, {record['dtype']})")
+    for caveat in record["caveats"]:
+        out.print(f"[yellow]caveat:[/] {caveat}", highlight=False)
+
+
 @app.command()
 def rollback(
     run_id: str,
@@ -378,6 +404,45 @@ def catalog() -> None:
     from scaler_wizard.cli.render import render_catalog
 
     render_catalog(out, build_catalog())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind; loopback by default.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+    workspace: Annotated[
+        Path | None, typer.Option(help="Workspace folder (default: $SCALER_WIZARD_HOME).")
+    ] = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Allow cross-origin calls from this origin (repeatable)."),
+    ] = None,
+) -> None:
+    """Start the local web service: the web app, its API, and jobs run one at a time.
+
+    A fresh token is printed and stored in <workspace>/server/token (owner-only).
+    """
+    from scaler_wizard.paths import workspace_home
+    from scaler_wizard.server.app import serve as run_service
+    from scaler_wizard.server.settings import LOOPBACK_HOSTS, Settings
+
+    settings = Settings(
+        workspace=(workspace or workspace_home()).expanduser().resolve(),
+        host=host,
+        port=port,
+        allow_origins=allow_origin or [],
+    )
+    if host not in LOOPBACK_HOSTS:
+        err.print(f"[yellow]warning:[/] listening on {host}: reachable beyond this machine")
+
+    def announce(url: str, token_file: str) -> None:
+        # soft_wrap: a URL broken over two lines cannot be copied or clicked
+        out.print(f"Scaler Wizard at [bold]{url}[/]", highlight=False, soft_wrap=True)
+        out.print(f"token stored in {token_file} (header 'Authorization: Bearer <token>')")
+
+    run_service(settings, announce)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ The chosen G/w live in the config (`self_extend_group_size`, `self_extend_window
 model tells its loader to call `patch_from_config` again.
 
 Cost: eager-style, two score matrices per query chunk over the keys it can see, i.e.
-O(heads · chunk · T) memory (chunk = 512 queries) and O(T²) time; no fused kernel. Keys are cached *unrotated* and
-re-rotated with both position sets at every step, which keeps decode positions identical to
-a full forward (the grouping of a key never depends on the step that produced it).
+O(heads · chunk · T) memory (chunk = 512 queries) and O(T²) time; no fused kernel. Keys
+are cached *unrotated* and re-rotated (once per forward) with both position sets, which
+keeps decode positions identical to a full forward (the grouping of a key never depends on
+the step that produced it).
 Positions are token indices in the cache (0, 1, ...): `position_ids` are ignored, so a
 left-padded batch sees its tokens shifted by the pad count (relative distances are kept).
 A sliding window (Mistral, Qwen2) is not applied: the Self-Extend README disables it.

@@ -12,13 +12,15 @@ from scaler_wizard.data.records import TEXT_SUFFIXES
 from scaler_wizard.recipe.spec import DataSpec
 
 # Bump when the pipeline's output changes for the same inputs: old caches must not match.
-PIPELINE_VERSION = 2  # 2: streamed JSONL lines, formats, split_turns, transforms
+# 2: streamed JSONL lines, formats, split_turns, transforms; 3: weighted sources, synthetic data
+PIPELINE_VERSION = 3
 
 
 def fingerprint(spec: DataSpec, tokenizer: Any, files: Sequence[Path | str]) -> str:
     """sha256 of the sources' bytes, the spec fields that shape the rows, and the tokenizer.
 
-    A folder hashes its text files' names and bytes; a string (a hub source) is hashed as is.
+    A folder hashes its text files' names and bytes; a string (a hub source, or a digest of
+    something the spec cannot name: user labeling code, synthetic examples) is hashed as is.
     """
     digest = hashlib.sha256()
     for source in files:
@@ -37,6 +39,10 @@ def fingerprint(spec: DataSpec, tokenizer: Any, files: Sequence[Path | str]) -> 
         "format": spec.format,
         "split_turns": spec.split_turns,
         "transforms": [t.model_dump() for t in spec.transforms],
+        # Weights, names and per-source formats; `train` itself is covered by its bytes.
+        "sources": [s.model_dump(exclude={"path"}) for s in spec.sources],
+        "mix": spec.mix.model_dump(),
+        "synthetic": spec.synthetic.model_dump() if spec.synthetic else None,
         "max_records": spec.max_records,
         "eval_records": spec.eval_records,
         "seq_length": spec.seq_length,

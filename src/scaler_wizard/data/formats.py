@@ -9,8 +9,8 @@ from typing import Any, Literal
 from scaler_wizard.data.errors import DataError
 from scaler_wizard.data.records import RawRecord, RecordFile
 
-Format = Literal["messages", "sharegpt", "alpaca", "text"]
-Requested = Literal["auto", "messages", "sharegpt", "alpaca", "text"]
+Format = Literal["messages", "sharegpt", "alpaca", "completion", "text"]
+Requested = Literal["auto", "messages", "sharegpt", "alpaca", "completion", "text"]
 ROLES = ("system", "user", "assistant")
 # ShareGPT dumps name speakers differently; these are the spellings seen in the wild.
 SHAREGPT_ROLES = {
@@ -25,6 +25,7 @@ NEEDED: dict[Format, tuple[str, ...]] = {
     "messages": ("messages",),
     "sharegpt": ("conversations",),
     "alpaca": ("instruction", "output"),
+    "completion": ("prompt", "completion"),
     "text": ("text",),
 }
 
@@ -39,13 +40,29 @@ class Message:
 class Example:
     """A conversation (`messages`) or a plain text (`text`); exactly one is set.
 
+    A prompt/completion record is a plain text with a `prompt` before it: no chat template,
+    and loss on the completion only.
+
     `learn` lists the message indices that carry loss; None means every assistant turn.
+    `source` names the source it came from when several are mixed (the report counts by it);
+    `tags` are (field, value) pairs set by tagging transforms such as `label_functions`.
     """
 
     messages: tuple[Message, ...] | None
     text: str | None
     line: int
     learn: tuple[int, ...] | None = None
+    source: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    prompt: str | None = None
+
+    def tag(self, field: str) -> str | None:
+        return next((value for key, value in self.tags if key == field), None)
+
+    def with_tag(self, field: str, value: str) -> Example:
+        """A copy tagged `field=value` (an earlier value of the same field is replaced)."""
+        kept = tuple((k, v) for k, v in self.tags if k != field)
+        return replace(self, tags=(*kept, (field, value)))
 
 
 def detect_format(data: Mapping[str, Any]) -> Format | None:
@@ -56,6 +73,8 @@ def detect_format(data: Mapping[str, Any]) -> Format | None:
         return "sharegpt"
     if "instruction" in data and "output" in data:
         return "alpaca"
+    if "prompt" in data and "completion" in data:
+        return "completion"
     if "text" in data:
         return "text"
     return None
@@ -105,7 +124,8 @@ def split_turns(examples: Sequence[Example]) -> list[Example]:
 
 def _unknown_shape(data: Mapping[str, Any]) -> str:
     return (
-        "record has neither 'messages', 'conversations', 'instruction'/'output' nor 'text'; "
+        "record has neither 'messages', 'conversations', 'instruction'/'output', "
+        "'prompt'/'completion' nor 'text'; "
         f"keys: {sorted(data)}"
     )
 
@@ -127,6 +147,13 @@ def _convert(source: RecordFile, record: RawRecord, fmt: Format, how: str) -> Ex
         return Example(turns, None, line)
     if fmt == "alpaca":
         return Example(_alpaca(source, data, line), None, line)
+    if fmt == "completion":
+        prompt, completion = data["prompt"], data["completion"]
+        if not isinstance(prompt, str) or not isinstance(completion, str):
+            raise source.error("'prompt' and 'completion' must be strings", line)
+        if not completion.strip():
+            raise source.error("'completion' is empty: nothing to learn from", line)
+        return Example(None, completion, line, prompt=prompt)
     text = data["text"]
     if not isinstance(text, str) or not text.strip():
         raise source.error("'text' must be a non-empty string", line)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scaler_wizard.data.formats import Example
+from scaler_wizard.data.labeling.summary import render_label_summary
 from scaler_wizard.data.records import RecordFile
 from scaler_wizard.data.tokenize import IGNORE_INDEX, TokenizedExample, tokenize_example
 from scaler_wizard.data.transforms.base import TransformStep
@@ -52,6 +53,9 @@ class DataReport:
     split_turns: bool
     token_lengths: list[int]  # train examples as packed (after truncation)
     examples: list[RenderedExample]
+    mix: list[dict[str, Any]] = field(default_factory=list)  # MixedSource per data.sources entry
+    synthetic: dict[str, Any] = field(default_factory=dict)  # per generator: counts, samples
+    tags: dict[str, dict[str, int]] = field(default_factory=dict)  # train examples by tag
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,10 +82,14 @@ def build_report(
     spec: DataSpec,
     tokenizer: Any,
     stats: dict[str, Any],
-    loads: Sequence[tuple[RecordFile, str, Sequence[TransformStep]]],
+    loads: Sequence[tuple[RecordFile, str]],
+    steps: Sequence[tuple[str, TransformStep]],
     train_tok: Sequence[TokenizedExample],
     shown: Sequence[Example] = (),
+    extras: dict[str, Any] | None = None,
 ) -> DataReport:
+    """`loads`: each source read and its format; `steps`: (which split, step) in order;
+    `extras`: the optional `mix`, `synthetic` and `tags` sections."""
     sources = [
         {
             "field": source.field,
@@ -92,12 +100,8 @@ def build_report(
             "skipped": source.skips.count,
             "skipped_samples": [asdict(bad) for bad in source.skips.samples],
         }
-        for source, fmt, _ in loads
+        for source, fmt in loads
     ]
-    steps = [
-        {"source": source.field, **step.to_dict()} for source, _, all_steps in loads
-        for step in all_steps
-    ]  # fmt: skip
     examples = [
         RenderedExample(
             e.line, render_tokens(tokenizer, tokenize_example(tokenizer, e, spec.seq_length))
@@ -105,14 +109,15 @@ def build_report(
         for e in shown[:EXAMPLES_SHOWN]
     ]
     return DataReport(
-        format=loads[0][1],
+        format=str(stats.get("format", loads[0][1])),
         sources=sources,
-        transforms=steps,
+        transforms=[{"source": where, **step.to_dict()} for where, step in steps],
         stats=stats,
         seq_length=spec.seq_length,
         split_turns=spec.split_turns,
         token_lengths=[len(t.input_ids) for t in train_tok],
         examples=examples,
+        **(extras or {}),
     )
 
 
@@ -175,12 +180,17 @@ def render_markdown(report: DataReport) -> str:
             )
         for t in report.transforms:
             for sample in t["samples"]:
+                where = f"{sample['source']} " if sample.get("source") else ""
                 lines.append(
-                    f"- {t['name']} dropped line {sample['line']} ({sample['reason']}): "
+                    f"- {t['name']} dropped {where}line {sample['line']} ({sample['reason']}): "
                     f"{sample['preview']}"
                 )
+        for t in report.transforms:
+            if "label_functions" in t["details"]:
+                lines += render_label_summary(t["source"], t["details"])
     else:
         lines.append("No transforms in the recipe.")
+    lines += render_mix(report) + render_synthetic(report) + render_tags(report)
     lengths = report.token_lengths
     lines += ["", "## Token lengths", "", "![token lengths](token_lengths.png)", ""]
     if lengths:
@@ -199,3 +209,60 @@ def render_markdown(report: DataReport) -> str:
         lines += ["", f"Line {example.line}:", "", "````text", example.marked(), "````"]
     lines += ["", "## Stats", "", "```json", json.dumps(report.stats, indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def render_mix(report: DataReport) -> list[str]:
+    if not report.mix:
+        return []
+    total = sum(m["sampled"] for m in report.mix) or 1
+    lines = [
+        "",
+        "## Mix",
+        "",
+        "| source | weight | target share | available | in the mix | actual share | passes |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in report.mix:
+        lines.append(
+            f"| {m['name']} | {m['weight']:g} | {m['share']:.1%} | {m['available']} | "
+            f"{m['sampled']} | {m['sampled'] / total:.1%} | {m['passes']} |"
+        )
+    return lines
+
+
+def render_synthetic(report: DataReport) -> list[str]:
+    lines: list[str] = []
+    made = report.synthetic.get("self_instruct")
+    if made:
+        rejected = ", ".join(f"{k}: {v}" for k, v in made["rejected"].items()) or "none"
+        lines += [
+            "",
+            "## Synthetic: self-instruct",
+            "",
+            f"Model `{made['model']}`: {made['generated']} of {made['requested']} pairs in "
+            f"{made['attempts']} attempts{' (cached)' if made['cached'] else ''}; rejected: "
+            f"{rejected}; kept after transforms: {made.get('kept_after_transforms', '?')}.",
+        ]
+        for pair in made["samples"]:
+            lines.append(f"- {pair['instruction'][:120]!r} → {pair['response'][:120]!r}")
+    built = report.synthetic.get("long_context")
+    if built:
+        sizes = built["token_lengths"]
+        lengths = ", ".join(f"{n} tokens: {k}" for n, k in built["lengths"].items()) or "none"
+        lines += ["", "## Synthetic: long context", "", f"Samples per length: {lengths}."]
+        if sizes:
+            lines.append(f"Exact sizes: min {min(sizes)}, max {max(sizes)} tokens.")
+        if built["left_out_lengths"]:
+            lines.append(
+                f"Left out (longer than seq_length {report.seq_length}): "
+                f"{', '.join(map(str, built['left_out_lengths']))}."
+            )
+    return lines
+
+
+def render_tags(report: DataReport) -> list[str]:
+    lines: list[str] = []
+    for name, counts in report.tags.items():
+        values = ", ".join(f"{value}: {n}" for value, n in sorted(counts.items()))
+        lines += ["", f"Train examples tagged `{name}`: {values}."]
+    return ["", "## Tags", *lines] if lines else []

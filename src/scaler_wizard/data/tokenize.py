@@ -29,7 +29,8 @@ def tokenize_example(tokenizer: Any, example: Example, max_length: int) -> Token
     """Ids and labels of one example, cut to `max_length` tokens on the right.
 
     Conversations go through the tokenizer's chat template with loss on assistant turns only
-    (their content and end-of-turn token); plain text learns every token and gets the EOS token.
+    (their content and end-of-turn token); plain text learns every token and gets the EOS token;
+    a prompt/completion pair is plain text learning only the completion (and EOS).
     The first label is always IGNORE_INDEX: no token predicts position 0.
     """
     if max_length < 1:
@@ -41,6 +42,11 @@ def tokenize_example(tokenizer: Any, example: Example, max_length: int) -> Token
         if tokenizer.eos_token_id is not None:
             ids.append(int(tokenizer.eos_token_id))
         labels = list(ids)
+        if example.prompt is not None:  # tokenized apart so the boundary is exact, as in TRL
+            prompt = [
+                int(i) for i in tokenizer(example.prompt, add_special_tokens=False)["input_ids"]
+            ]
+            ids, labels = prompt + ids, [IGNORE_INDEX] * len(prompt) + labels
     else:
         raise ValueError("an Example needs messages or text")
     truncated = len(ids) > max_length

@@ -176,10 +176,25 @@ def _template_fits(name: str, budget: float) -> bool:
     if config is None:
         return False
     dtype = "float32" if source == "embedded" else "bfloat16"
-    shape = TrainingShape(
-        batch_size=1, seq_length=seq, lora_rank=rank, gradient_checkpointing=True, dtype=dtype
+    return smallest_training(config, seq, rank, dtype).total_gib <= budget
+
+
+def smallest_training(config: Any, seq_length: int, rank: int, dtype: str) -> TrainingMemory:
+    """Micro-batch 1 with or without checkpointing, whichever needs less (checkpointing has a
+    fixed cost, so on short rows it can need more)."""
+    shapes = [
+        TrainingShape(
+            batch_size=1,
+            seq_length=seq_length,
+            gradient_checkpointing=checkpointing,
+            lora_rank=rank,
+            dtype=dtype,
+        )
+        for checkpointing in (False, True)
+    ]
+    return min(
+        (estimate_training_memory(config, shape) for shape in shapes), key=lambda m: m.total_gib
     )
-    return estimate_training_memory(config, shape).total_gib <= budget
 
 
 def _precision(hardware: HardwareProfile) -> tuple[str, str, list[str]]:
@@ -189,9 +204,8 @@ def _precision(hardware: HardwareProfile) -> tuple[str, str, list[str]]:
     if all((g.compute_capability or (0, 0)) >= (8, 0) for g in gpus):
         flash = importlib.util.find_spec("flash_attn") is not None
         attention = "flash_attention_2" if flash else "sdpa"
-        why = (
-            "bfloat16 (Ampere or newer): half the memory of float32, no loss scaling; "
-            + ("FlashAttention-2 is installed" if flash else "SDPA (flash-attn not installed)")
+        why = "bfloat16 (Ampere or newer): half the memory of float32, no loss scaling; " + (
+            "FlashAttention-2 is installed" if flash else "SDPA (flash-attn not installed)"
         )
         return "bfloat16", attention, [why]
     return "float32", "sdpa", ["GPU older than Ampere: no bfloat16, so float32 and SDPA"]
@@ -235,18 +249,12 @@ def _fit(
         if seq // 2 < min(MIN_SEQ, seq_length):
             break
         seq //= 2
-    smallest = TrainingShape(
-        batch_size=1,
-        seq_length=min(MIN_SEQ, seq_length),
-        gradient_checkpointing=True,
-        lora_rank=8,
-        dtype=dtype,
-    )
-    needed = estimate_training_memory(config, smallest)
+    seq = min(MIN_SEQ, seq_length)
+    needed = smallest_training(config, seq, 8, dtype)
     raise NothingFits(
-        f"nothing fits in {budget:.1f} GiB: the smallest sensible plan (batch 1, "
-        f"{smallest.seq_length}-token rows, gradient checkpointing, LoRA r8) needs "
-        f"{needed.total_gib:.1f} GiB ({needed.explain()}); use a smaller model or more memory"
+        f"nothing fits in {budget:.1f} GiB: the smallest sensible plan (batch 1, {seq}-token "
+        f"rows, LoRA r8) needs {needed.total_gib:.1f} GiB ({needed.explain()}); use a smaller "
+        "model or more memory"
     )
 
 

@@ -5,8 +5,9 @@ first micro-batch of a step): the runtime, the weights, the trainable parameters
 gradients and AdamW states, the activations saved for backward, and one LM-head chunk.
 Activation counts are derived from the Llama-family layer (see `_saved_per_token`); one
 multiplier, `ACTIVATION_CALIBRATION`, absorbs what the count misses (autograd temporaries,
-the allocator's slack) and is fitted to `benchmarks/memory_calibration.py`, which checks every
-configuration it measures stays within ±15 % (docs/BENCHMARKS-memory.md).
+the allocator's slack), and the `CHECKPOINTED_*` constants say what gradient checkpointing
+keeps. Both are fitted to `benchmarks/memory_calibration.py`, which checks every configuration
+it measures stays within ±15 % (docs/BENCHMARKS-memory.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 # Fitted to docs/BENCHMARKS-memory.md (SmolLM2-135M, float32, CPU, SDPA attention).
 RUNTIME_GIB = 0.43  # Python, torch, transformers, PEFT, accelerate once training has started
 ACTIVATION_CALIBRATION = 1.34  # measured / counted activation bytes
+# Gradient checkpointing, measured (a least-squares fit over four shapes from 1k to 4k tokens):
+# the process's peak keeps ~37 % of the per-token activation memory plus a fixed amount,
+# modelled as a multiple of the weights. Far above the textbook "layer inputs + one layer":
+# recomputation and its backward temporaries keep the allocator's high-water mark up, and peak
+# RSS is what the machine has to provide.
+CHECKPOINTED_SHARE = 0.37
+CHECKPOINTED_FIXED_WEIGHTS = 0.83
 LOGITS_COPIES = 3  # logits, their log-softmax and its gradient, for one loss chunk
 OPTIMIZER_COPIES = 4  # fp32 parameter, gradient, AdamW exp_avg and exp_avg_sq
 
@@ -72,14 +80,11 @@ def estimate_training_memory(config: Any, shape: TrainingShape) -> TrainingMemor
     )
     tokens = shape.batch_size * shape.seq_length
     per_layer = _saved_per_token(dims, lora=shape.lora_rank is not None) * tokens * width
-    if shape.gradient_checkpointing:
-        # Only each layer's input is kept; one layer is recomputed (and differentiated) at a time.
-        kept = dims.layers * dims.hidden * tokens * width + 2 * per_layer
-    else:
-        kept = dims.layers * per_layer
-    activations = kept * ACTIVATION_CALIBRATION
-    logits = min(shape.loss_chunk_tokens, tokens) * dims.vocab * 4 * LOGITS_COPIES  # fp32 loss
+    activations = dims.layers * per_layer * ACTIVATION_CALIBRATION
     weights = dims.parameters() * width
+    if shape.gradient_checkpointing:
+        activations = activations * CHECKPOINTED_SHARE + weights * CHECKPOINTED_FIXED_WEIGHTS
+    logits = min(shape.loss_chunk_tokens, tokens) * dims.vocab * 4 * LOGITS_COPIES  # fp32 loss
     state = trainable * 4 * OPTIMIZER_COPIES  # trainable weights stay fp32
     terms = {
         "weights_gib": weights / GIB,

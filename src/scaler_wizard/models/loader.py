@@ -12,13 +12,16 @@ def load_config(path: Path) -> Any:
     return AutoConfig.from_pretrained(path)
 
 
-def load_model(path: Path, config: Any, dtype: str = "float32") -> Any:
-    """Instantiate weights from `path` with a (possibly modified) `config`; SDPA attention."""
+def load_model(path: Path, config: Any, dtype: str = "float32", attention: str = "sdpa") -> Any:
+    """Instantiate weights from `path` with a (possibly modified) `config`.
+
+    `dtype` and `attention` come resolved from `models.runtime.resolve_runtime` ('auto' is not
+    accepted here)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(
-        path, config=config, dtype=getattr(torch, dtype), attn_implementation="sdpa"
+        path, config=config, dtype=getattr(torch, dtype), attn_implementation=attention
     )
 
 

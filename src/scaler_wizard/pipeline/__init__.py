@@ -8,10 +8,13 @@ the same growth, and training continues where the checkpoint left it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from scaler_wizard.alerts.build import build_alert_sink
 from scaler_wizard.artifacts.run_folder import RunFolder, create_run_folder, find_run
 from scaler_wizard.catalog import Catalog, build_catalog
 from scaler_wizard.context import apply_context_plan
@@ -20,6 +23,7 @@ from scaler_wizard.growth import GrowthContext, TrainingNeeds
 from scaler_wizard.growth.base import GrowthError
 from scaler_wizard.models.loader import load_config, load_model
 from scaler_wizard.models.tokenizer_prep import fit_embeddings, load_tokenizer
+from scaler_wizard.pipeline.breaker_gate import train_through_breaker_gate
 from scaler_wizard.pipeline.evaluation import check_contracts, measure
 from scaler_wizard.pipeline.export import (
     export_artifacts,
@@ -34,11 +38,19 @@ from scaler_wizard.pipeline.plan import RunPlan, make_plan
 from scaler_wizard.pipeline.stages import run_stages
 from scaler_wizard.recipe import Recipe, RecipeError, load_recipe
 from scaler_wizard.recipe.errors import Problem
-from scaler_wizard.recipe.spec import TrainSpec
+from scaler_wizard.recipe.spec import PluginSinkSpec, TrainSpec
 from scaler_wizard.telemetry.bus import EventBus, Sink
 from scaler_wizard.telemetry.console_sink import ConsoleSink
-from scaler_wizard.telemetry.events import RunFailed, RunFinished, RunPaused, RunStarted
+from scaler_wizard.telemetry.events import (
+    RunFailed,
+    RunFinished,
+    RunPaused,
+    RunStarted,
+    SinkDegraded,
+)
 from scaler_wizard.telemetry.jsonl_sink import JsonlSink, repair_event_log
+from scaler_wizard.telemetry.queued_sink import QueuedSink
+from scaler_wizard.telemetry.sink import SinkContext, describe
 from scaler_wizard.train import TrainResult, train_model
 from scaler_wizard.train.checkpoint import latest_checkpoint
 from scaler_wizard.train.loop import TrainingAborted, TrainingPaused
@@ -79,7 +91,7 @@ def run_pipeline(
     run = create_run_folder(recipe.name, recipe.model_dump(mode="json"))
     manifest = start_manifest(recipe, plan, run)
     run.write_manifest(manifest)
-    bus = _bus(run, console, first_seq=0, extra=extra_sinks)
+    bus = _bus(run, console, first_seq=0, extra=extra_sinks, recipe=recipe, catalog=catalog)
     bus.emit(RunStarted(recipe_name=recipe.name, run_dir=str(run.path)))
     return _execute(recipe, plan, run, manifest, bus, catalog, checkpoint=None)
 
@@ -108,8 +120,9 @@ def resume_pipeline(
     plan = make_plan(recipe, catalog)
     # A kill during a write can leave half a line: drop it, and continue the sequence.
     next_seq, segment = repair_event_log(run.events)
-    bus = _bus(run, console, next_seq, extra=extra_sinks)
-    bus.segment = segment
+    bus = _bus(
+        run, console, next_seq, extra=extra_sinks, recipe=recipe, catalog=catalog, segment=segment
+    )
     manifest.update(status="running", resumed_from=checkpoint.name)
     manifest.pop("error", None)
     manifest.pop("failed_phase", None)
@@ -133,11 +146,13 @@ def _execute(
     try:
         with phase(bus, "load", plan.model.name):
             tokenizer, new_tokens = load_tokenizer(model_path, recipe.model.tokenizer)
-            model = load_model(model_path, load_config(model_path), recipe.model.dtype)
+            runtime = plan.runtime
+            config = load_config(model_path)
+            model = load_model(model_path, config, runtime.dtype, runtime.attn_implementation)
             fit_embeddings(model, tokenizer)
         current = "data"
-        with phase(bus, "data", recipe.data.train) as summary:
-            data = prepare_data(recipe.data, tokenizer, transforms=catalog.transforms)
+        with phase(bus, "data", plan.data_train) as summary:
+            data = prepare_data(recipe.data, tokenizer, transforms=catalog.transforms, model=model)
             summary.update(data.stats.to_dict())
             manifest["data"] = {
                 "train": plan.data_train,
@@ -168,9 +183,7 @@ def _execute(
                 measure=lambda m, rows, target, label: evaluate(m, label, target),
                 manifest=manifest,
                 transforms=catalog.transforms,
-                gate=(lambda point: await_approval(run, manifest, bus, point, recipe.gates))
-                if "stage" in recipe.gates.approve_before
-                else None,
+                gate=(lambda point: await_approval(run, manifest, bus, point, recipe.gates)),
             )
         else:
             model, reports, result, evaluate = _grow_and_train(
@@ -244,12 +257,71 @@ def _execute(
 
 
 def _bus(
-    run: RunFolder, console: bool, first_seq: int, extra: list[Sink] | None = None
+    run: RunFolder,
+    console: bool,
+    first_seq: int,
+    extra: list[Sink] | None = None,
+    *,
+    recipe: Recipe,
+    catalog: Catalog,
+    segment: int = 0,
 ) -> EventBus:
+    """JSONL first (the source of truth), the console, a host's `extra` sinks, then the
+    recipe's `telemetry.sinks`, each on its own thread behind a queue so that none can slow
+    training. A sink that cannot be built (missing package, unset token) is reported, not fatal.
+    """
+    telemetry = recipe.telemetry
     # `extra` lets a host (e.g. an integration) observe the run without the core knowing it.
     sinks: list[Sink] = [JsonlSink(run.events)] + ([ConsoleSink()] if console else [])
     sinks += extra or []
-    return EventBus(run.run_id, sinks, first_seq=first_seq)
+    context = SinkContext(run.run_id, run.path, recipe.model_dump(mode="json"))
+    queued, failures = _recipe_sinks(recipe, catalog, context)
+    sinks += queued
+    bus = EventBus(
+        run.run_id,
+        sinks,
+        first_seq=first_seq,
+        report_every_s=telemetry.report_every_s,
+        drain_timeout_s=telemetry.drain_timeout_s,
+    )
+    bus.segment = segment
+    # First, so that its closing "run ended" clear still reaches the JSONL log.
+    alerts = recipe.alerts if console else recipe.alerts.model_copy(update={"console": False})
+    bus.sinks.insert(0, build_alert_sink(alerts, bus.emit, run_dir=run.path))
+    for failure in failures:
+        bus.emit(failure)
+    return bus
+
+
+def _recipe_sinks(
+    recipe: Recipe, catalog: Catalog, context: SinkContext
+) -> tuple[list[Sink], list[SinkDegraded]]:
+    """The recipe's sinks, each behind a queue, and a report for each one that failed to build."""
+    telemetry = recipe.telemetry
+    kinds = Counter(spec.kind for spec in telemetry.sinks)
+    sinks: list[Sink] = []
+    failures: list[SinkDegraded] = []
+    for index, spec in enumerate(telemetry.sinks, start=1):
+        name = spec.kind if kinds[spec.kind] == 1 else f"{spec.kind}-{index}"
+        try:
+            entry = catalog.sinks.get(spec.kind)
+            if isinstance(spec, PluginSinkSpec):  # a plugin's options model checks its options
+                options: Any = entry.options.model_validate(spec.options)
+            else:
+                options = spec
+            sink = entry.impl(options, context)
+        except Exception as exc:
+            failures.append(SinkDegraded(sink=name, errors=1, dropped=0, last_error=describe(exc)))
+            continue
+        sinks.append(
+            QueuedSink(
+                sink,
+                name=name,
+                max_queue=telemetry.queue_size,
+                close_timeout_s=telemetry.drain_timeout_s,
+            )
+        )
+    return sinks, failures
 
 
 def _grow_and_train(
@@ -271,7 +343,9 @@ def _grow_and_train(
             model_path = Path(plan.model.path)
             config = load_config(model_path)
             apply_context_plan(config, plan.context)  # before instantiation: HF does the math
-            model = load_model(model_path, config, recipe.model.dtype)
+            model = load_model(
+                model_path, config, plan.runtime.dtype, plan.runtime.attn_implementation
+            )
             fit_embeddings(model, tokenizer)
         summary["max_position_embeddings"] = model.config.max_position_embeddings
     with phase(bus, "grow") as summary:
@@ -290,16 +364,21 @@ def _grow_and_train(
         summary["trainable"] = reports[-1].trainable
     with phase(bus, "train", f"{recipe.train.steps} steps") as summary:
         teacher = _teacher(recipe, plan, tokenizer)
-        result = train_model(
-            model,
-            data.train_rows,
-            recipe.train,
-            bus,
-            run.checkpoints,
-            needs,
+        result = train_through_breaker_gate(
+            partial(
+                train_model,
+                model,
+                data.train_rows,
+                recipe.train,
+                bus,
+                run.checkpoints,
+                needs,
+                safety=recipe.safety,
+                teacher=teacher,
+            ),
             checkpoint,
-            recipe.safety,
-            teacher,
+            gated="breaker" in recipe.gates.approve_before,
+            gate=lambda point: await_approval(run, manifest, bus, point, recipe.gates),
         )
         del teacher  # a whole model: gone before the grown model is evaluated and exported
         summary.update(tokens_per_s=result.tokens_per_s, final_loss=result.losses[-1][1])
@@ -323,7 +402,7 @@ def _teacher(recipe: Recipe, plan: RunPlan, tokenizer: Any) -> Any:
     config = load_config(model_path)
     if plan.context.changes_config:
         apply_context_plan(config, plan.context)
-    return load_teacher(recipe.train.distill, model_path, config, recipe.model.dtype, tokenizer)
+    return load_teacher(recipe.train.distill, model_path, config, plan.runtime, tokenizer)
 
 
 def _measurer(

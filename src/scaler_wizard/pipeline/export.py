@@ -1,4 +1,4 @@
-"""Step 'export': adapter, merged model + tokenizer, plots, model card, then export hooks."""
+"""Step 'export': adapter, merged model + tokenizer, GGUF, plots, model card, then export hooks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from scaler_wizard.artifacts.gguf_export import GgufExportError, export_gguf
 from scaler_wizard.artifacts.model_card import render_model_card
 from scaler_wizard.artifacts.run_folder import RunFolder
 from scaler_wizard.catalog import Catalog
@@ -13,9 +14,9 @@ from scaler_wizard.evaluate.loss import prefix_config
 from scaler_wizard.evaluate.plots import before_after_metrics, plot_before_after, plot_loss_curve
 from scaler_wizard.growth.layer_replication import merge_replicated
 from scaler_wizard.growth.prefix import NOT_MERGEABLE
-from scaler_wizard.recipe.spec import ExportSpec
+from scaler_wizard.recipe.spec import ExportSpec, GgufSpec
 from scaler_wizard.telemetry.bus import EventBus
-from scaler_wizard.telemetry.events import ArtifactExported
+from scaler_wizard.telemetry.events import ArtifactExported, ProgressUpdated
 
 MERGE_PROBE = "Scaler Wizard checks that merging keeps the model's outputs unchanged."
 
@@ -56,9 +57,63 @@ def export_artifacts(
         _staged(run.model, save_merged)
         bus.emit(ArtifactExported(path=str(run.model), kind="merged_model"))
         exported["model"] = str(run.model)
+    if spec.gguf.enabled:
+        exported.update(export_run_gguf(run, spec.gguf, manifest, bus))
     if spec.plots:
         exported["plots"] = write_plots(run, manifest)
     return exported
+
+
+def export_run_gguf(
+    run: RunFolder, spec: GgufSpec, manifest: dict[str, Any], bus: EventBus | None
+) -> dict[str, Any]:
+    """GGUF (+ Modelfile) from the run's merged model into `gguf/`; a model the format cannot
+    carry faithfully is recorded as `gguf_skipped`, like an unmergeable adapter."""
+    if not (run.model / "config.json").is_file():
+        return {"gguf_skipped": "no merged model: GGUF is written from model/"}
+    target = run.path / "gguf"
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+
+    def progress(done: int, total: int) -> None:
+        if bus is not None and (done == total or done % max(1, total // 10) == 0):
+            bus.emit(ProgressUpdated(task="gguf", done=done, total=total, unit="tensors"))
+
+    try:
+        result = export_gguf(
+            run.model,
+            staging,
+            dtype=spec.dtype,
+            modelfile=spec.ollama_modelfile,
+            name=run.run_id,
+            native_length=(manifest.get("context") or {}).get("native_length"),
+            progress=progress,
+        )
+    except GgufExportError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        return {"gguf_skipped": str(exc)}
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    record = result.record(folder=target)
+    if bus is not None:
+        bus.emit(ArtifactExported(path=record["path"], kind="gguf"))
+    return {"gguf": record}
+
+
+def add_gguf_export(run: RunFolder, spec: GgufSpec) -> dict[str, Any]:
+    """`scaler-wizard export RUN --gguf`: GGUF for a finished run, recorded in its manifest and
+    model card like one written during the run. Raises GgufExportError when it is refused."""
+    manifest = run.read_manifest()
+    result = export_run_gguf(run, spec, manifest, None)
+    if "gguf_skipped" in result:
+        raise GgufExportError(result["gguf_skipped"])
+    exports = manifest.setdefault("exports", {})
+    exports.pop("gguf_skipped", None)
+    exports.update(result)
+    if (run.path / "README.md").is_file():  # a failed run has no card to update
+        write_model_card(run, manifest)
+    run.write_manifest(manifest)
+    return dict(result["gguf"])
 
 
 def unmergeable_reason(model: Any) -> str | None:

@@ -22,6 +22,7 @@ from scaler_wizard.hardware.memory import estimate_eval_memory_gib
 from scaler_wizard.hardware.probe import HardwareProfile, probe_hardware
 from scaler_wizard.models.hf_compat import native_context, read_rope
 from scaler_wizard.models.loader import load_config
+from scaler_wizard.models.runtime import ModelRuntime, resolve_runtime
 from scaler_wizard.models.source import resolve_model_source
 from scaler_wizard.paths import workspace_home
 from scaler_wizard.pipeline.profile import TrainingFit, check_training_memory
@@ -64,6 +65,7 @@ class RunPlan(BaseModel):
     stages: list[StagePlan] = []
     eval_memory_gib: float = 0.0
     training: TrainingFit | None = None
+    runtime: ModelRuntime = ModelRuntime()
 
 
 # Adapter strategies that merge back into same-shaped weights, so each stage can start afresh.
@@ -157,8 +159,11 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
     )
     stages = plan_stages(config, recipe, catalog)
     context = stages[-1].context if stages else _plan_context(config, recipe.context, catalog)
-    eval_memory_gib = check_eval_memory(config, recipe, context.target_length, hardware)
-    training = check_training_memory(config, recipe, hardware)
+    runtime = resolve_runtime(recipe.model)
+    eval_memory_gib = check_eval_memory(
+        config, recipe, context.target_length, hardware, runtime.dtype
+    )
+    training = check_training_memory(config, recipe, hardware, runtime.dtype)
     t = recipe.train
     rows = t.batch_size * t.grad_accum_steps
     train_tokens = (
@@ -190,10 +195,13 @@ def make_plan(recipe: Recipe, catalog: Catalog) -> RunPlan:
         stages=stages,
         eval_memory_gib=eval_memory_gib,
         training=training,
+        runtime=runtime,
     )
 
 
-def check_eval_memory(config: Any, recipe: Recipe, target: int, hardware: HardwareProfile) -> float:
+def check_eval_memory(
+    config: Any, recipe: Recipe, target: int, hardware: HardwareProfile, dtype: str
+) -> float:
     """The memory the longest evaluation needs; refuse a plan this machine cannot evaluate."""
     evaluate = recipe.evaluate
     lengths = [target]
@@ -204,7 +212,7 @@ def check_eval_memory(config: Any, recipe: Recipe, target: int, hardware: Hardwa
     if evaluate.long_ppl is not None and evaluate.long_ppl.max_length:
         lengths.append(evaluate.long_ppl.max_length)
     longest = max(lengths)
-    needed = estimate_eval_memory_gib(config, longest, recipe.model.dtype)
+    needed = estimate_eval_memory_gib(config, longest, dtype)
     gpu = max((g.memory_gib for g in hardware.gpus), default=0.0)
     available, where = (gpu, "GPU memory") if gpu else (hardware.ram_gib, "RAM")
     if needed > available:

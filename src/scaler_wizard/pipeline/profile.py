@@ -29,6 +29,7 @@ from scaler_wizard.hardware.training_memory import (
 from scaler_wizard.models.gguf_convert import ModelSourceError
 from scaler_wizard.models.hf_compat import native_context
 from scaler_wizard.models.loader import load_config
+from scaler_wizard.models.runtime import resolve_runtime
 from scaler_wizard.models.source import resolve_model_source
 from scaler_wizard.paths import workspace_home
 from scaler_wizard.recipe import Recipe, RecipeError, load_recipe
@@ -64,11 +65,15 @@ def make_profile(recipe: Recipe | None, goal: Goal = "balanced") -> Profile:
         hardware=hardware,
         template=choice,
         recipe_name=recipe.name,
-        fit=check_training_memory(_model_config(recipe), recipe, hardware),
+        fit=check_training_memory(
+            _model_config(recipe), recipe, hardware, resolve_runtime(recipe.model).dtype
+        ),
     )
 
 
-def check_training_memory(config: Any, recipe: Recipe, hardware: HardwareProfile) -> TrainingFit:
+def check_training_memory(
+    config: Any, recipe: Recipe, hardware: HardwareProfile, dtype: str
+) -> TrainingFit:
     """Estimate the recipe's training peak; raise RecipeError when it cannot fit at all."""
     t = recipe.train
     seq = max([recipe.data.seq_length, *(s.seq_length or 0 for s in recipe.context.stages)])
@@ -79,7 +84,7 @@ def check_training_memory(config: Any, recipe: Recipe, hardware: HardwareProfile
         gradient_checkpointing=t.gradient_checkpointing,
         lora_rank=rank or 16,
         loss_chunk_tokens=t.loss_chunk_tokens,
-        dtype=recipe.model.dtype,
+        dtype=dtype,
     )
     memory = estimate_training_memory(config, shape)
     _, budget = memory_budget(hardware)

@@ -18,7 +18,7 @@ from scaler_wizard.telemetry.events import RolledBack
 from scaler_wizard.telemetry.jsonl_sink import JsonlSink, repair_event_log
 from scaler_wizard.train.checkpoint import CHECKPOINT_PREFIX
 
-EXPORTS = ("model", "adapter", "README.md", "plots", "eval")
+EXPORTS = ("model", "adapter", "gguf", "README.md", "plots", "eval")
 
 
 class RollbackError(ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from scaler_wizard.data import PreparedData, prepare_data
 from scaler_wizard.models.hf_compat import write_rope
 from scaler_wizard.models.loader import load_config, load_model
 from scaler_wizard.models.tokenizer_prep import fit_embeddings
+from scaler_wizard.pipeline.breaker_gate import train_through_breaker_gate
 from scaler_wizard.pipeline.export import merge_model
 from scaler_wizard.pipeline.manifest import flat_metrics
 from scaler_wizard.pipeline.phases import phase
@@ -45,13 +47,15 @@ def run_stages(
     transforms: Any = None,
     gate: Callable[[str], None] | None = None,
 ) -> tuple[Any, list[Any], TrainResult, PreparedData]:
-    """Run every stage; returns the last stage's grown model, reports, training and data."""
+    """Run every stage; returns the last stage's grown model, reports, training and data.
+
+    `gate(point)` waits for approval at the points `recipe.gates.approve_before` names."""
     weights = Path(plan.model.path)
     manifest["stages"] = []
     for stage in plan.stages:
         last = stage.index == len(plan.stages) - 1
         label = f"stage {stage.index + 1}/{len(plan.stages)}"
-        if gate is not None and stage.index > 0:
+        if gate is not None and stage.index > 0 and "stage" in recipe.gates.approve_before:
             with phase(bus, "gate", f"approval before {label}"):
                 gate(f"stage-{stage.index + 1}")
         model = _instantiate(weights, stage, plan, recipe, tokenizer, bus, label)
@@ -65,8 +69,20 @@ def run_stages(
                 update={"steps": stage.steps, "learning_rate": stage.learning_rate}
             )
             folder = run.checkpoints / f"stage-{stage.index + 1}"
-            result = train_model(
-                model, data.train_rows, train_spec, bus, folder, needs, safety=recipe.safety
+            result = train_through_breaker_gate(
+                partial(
+                    train_model,
+                    model,
+                    data.train_rows,
+                    train_spec,
+                    bus,
+                    folder,
+                    needs,
+                    safety=recipe.safety,
+                ),
+                None,
+                gated=gate is not None and "breaker" in recipe.gates.approve_before,
+                gate=gate or (lambda point: None),
             )
             summary.update(final_loss=result.losses[-1][1], tokens_per_s=result.tokens_per_s)
         record: dict[str, Any] = {
@@ -109,7 +125,7 @@ def _instantiate(
         if context.max_position_embeddings_before is not None:
             config.max_position_embeddings = context.max_position_embeddings_before
         apply_context_plan(config, context)
-        model = load_model(weights, config, recipe.model.dtype)
+        model = load_model(weights, config, plan.runtime.dtype, plan.runtime.attn_implementation)
         fit_embeddings(model, tokenizer)
         summary["max_position_embeddings"] = model.config.max_position_embeddings
     return model

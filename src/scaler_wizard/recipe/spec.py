@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from scaler_wizard.recipe.alerts import AlertsSpec
 
 SCHEMA_VERSION = 1
 
@@ -41,8 +43,16 @@ class ModelSpec(Spec):
     )
     gguf_file: str | None = Field(None, description="GGUF file name inside a hub repo or folder.")
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="Weights dtype while training (float32 on CPU)."
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="Weights dtype: 'auto' is bfloat16 on a CUDA GPU that has it, else float32.",
+    )
+    attn_implementation: Literal[
+        "auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3"
+    ] = Field(
+        "auto",
+        description="Attention kernel: 'auto' is FlashAttention on CUDA when installed (and the "
+        "dtype is 16-bit), else PyTorch SDPA.",
     )
     tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
 
@@ -111,16 +121,157 @@ class DataTransformSpec(Spec):
     options: dict[str, Any] = Field(default_factory=dict, description="Transform options.")
 
 
+DataFormat = Literal["auto", "messages", "sharegpt", "alpaca", "completion", "text"]
+
+
+def _hub_name(key: str, value: Any) -> Any:
+    """`{hub, split, config}` spelled as the one-string `hf:owner/name:split[:config]` form."""
+    if not (isinstance(value, dict) and "hub" in value):
+        return value
+    extra = set(value) - {"hub", "split", "config"}
+    if extra:
+        raise ValueError(f"{key}: unknown keys {sorted(extra)}; use hub, split, config")
+    name = f"hf:{value['hub']}:{value.get('split') or 'train'}"
+    return f"{name}:{value['config']}" if value.get("config") else name
+
+
+class DataSourceSpec(Spec):
+    """One source of a weighted train mix."""
+
+    path: str = Field(
+        description="Same kinds as data.train: a file, a folder of .txt/.md files, or "
+        "'hf:owner/name[:split[:config]]' (also written {hub, split, config})."
+    )
+    weight: float = Field(
+        1.0, gt=0, description="Relative share of this source in the train mix (normalised)."
+    )
+    name: str | None = Field(None, description="Name in the data report; default: the path.")
+    format: DataFormat | None = Field(
+        None, description="This source's format; default: data.format."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hub_mapping(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "path" in data:
+            data = {**data, "path": _hub_name("path", data["path"])}
+        return data
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path
+
+
+class MixSpec(Spec):
+    """How `data.sources` are mixed into the train split."""
+
+    records: int | None = Field(
+        None,
+        ge=1,
+        description="Train examples in the mix; default: the most the weights allow without "
+        "repeating a record (the scarcest source, relative to its weight, is used whole).",
+    )
+    replacement: bool = Field(
+        False,
+        description="Allow a source to repeat when `records` asks for more than it holds: "
+        "whole passes over it, then a seeded sample of the rest. Without, asking for more is "
+        "an error.",
+    )
+
+
+class SelfInstructSpec(Spec):
+    """Self-instruct: a local model writes new instruction/response pairs from seed examples."""
+
+    count: int = Field(ge=1, description="Pairs to generate (before the recipe's transforms).")
+    seeds: str | None = Field(
+        None, description="Seed examples (same kinds as data.train); default: the train data."
+    )
+    model: str = Field(
+        "base",
+        description="'base': the run's base model; or a model source ('embedded', a folder, a "
+        "hub id) loaded with its own tokenizer.",
+    )
+    seeds_per_prompt: int = Field(3, ge=1, le=16, description="Seed examples shown per prompt.")
+    max_new_tokens: int = Field(256, ge=8, description="Tokens generated per attempt.")
+    temperature: float = Field(0.8, gt=0, le=2, description="Sampling temperature.")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    max_attempts: int | None = Field(
+        None, ge=1, description="Generations tried at most; default: 4 × count."
+    )
+
+
+class LongContextSpec(Spec):
+    """Long-context samples built from real long documents, sized with the tokenizer."""
+
+    documents: list[str] = Field(
+        min_length=1, description="Text files (.txt/.md) or folders of them, read whole."
+    )
+    lengths: list[int] | None = Field(
+        None,
+        description="Sample lengths in tokens (chat template included); default: the rows' "
+        "seq_length, so each context stage gets samples of its own length. Lengths above the "
+        "rows' seq_length are left out (they would be truncated).",
+    )
+    samples_per_length: int = Field(8, ge=1, description="Samples built at each length.")
+    kinds: list[Literal["retrieval", "multi_doc"]] = Field(
+        ["retrieval", "multi_doc"],
+        min_length=1,
+        description="retrieval: a key/value fact planted at a depth of one document, asked "
+        "for at the end; multi_doc: several documents, a question about one of them. Samples "
+        "take the kinds in turn.",
+    )
+    depths: list[float] = Field(
+        [0.1, 0.3, 0.5, 0.7, 0.9],
+        min_length=1,
+        description="Where facts are planted, as fractions of the filler (0 = start, 1 = end).",
+    )
+    documents_per_sample: int = Field(3, ge=2, description="Documents per multi_doc sample.")
+
+    @model_validator(mode="after")
+    def _valid_depths(self) -> LongContextSpec:
+        if any(not 0 <= d <= 1 for d in self.depths):
+            raise ValueError("depths are fractions between 0 and 1")
+        if self.lengths is not None and any(n < 16 for n in self.lengths):
+            raise ValueError("lengths must be at least 16 tokens")
+        return self
+
+
+class SyntheticSpec(Spec):
+    """Synthetic train examples: generated by a model, or built from long documents.
+
+    They join the train split only (the held-out split stays real data); self-instruct pairs
+    go through `data.transforms` with the real records (so dedup removes copies of seeds),
+    long-context samples are added after them (length filters would drop them).
+    """
+
+    self_instruct: SelfInstructSpec | None = Field(None, description="Model-written pairs.")
+    long_context: LongContextSpec | None = Field(None, description="Long-document samples.")
+    seed: int | None = Field(None, description="Seed for sampling; default: data.seed.")
+
+
 class DataSpec(Spec):
     """Training data: its source, format, transforms, the held-out split and packing."""
 
-    train: str = Field(
+    train: str | None = Field(
+        None,
         description="A .jsonl/.json/.csv/.tsv/.parquet/.txt/.md file, a folder of .txt/.md "
         "files, or a Hugging Face dataset 'hf:owner/name[:split[:config]]' (also written "
-        "{hub: owner/name, split: train, config: ...})."
+        "{hub: owner/name, split: train, config: ...}). Give this or `sources`.",
     )
-    eval: str | None = Field(None, description="Held-out source; default: a split of `train`.")
-    format: Literal["auto", "messages", "sharegpt", "alpaca", "text"] = "auto"
+    sources: list[DataSourceSpec] = Field(
+        default_factory=list,
+        description="Several train sources mixed by weight (instead of `train`).",
+    )
+    mix: MixSpec = Field(default_factory=MixSpec, description="How `sources` are mixed.")
+    eval: str | None = Field(
+        None, description="Held-out source; default: a seeded split of the train data."
+    )
+    format: DataFormat = Field(
+        "auto",
+        description="Record format: detected per source, or messages, sharegpt, alpaca, "
+        "completion ({prompt, completion}) or text.",
+    )
+    synthetic: SyntheticSpec | None = Field(None, description="Synthetic train examples.")
     split_turns: bool = Field(
         False,
         description="Multi-turn conversations: one example per assistant turn (earlier turns "
@@ -133,10 +284,12 @@ class DataSpec(Spec):
         "fail", description="Malformed records: stop at the first, or skip and report them."
     )
     eval_records: int = Field(48, ge=1, description="Records held out for evaluation.")
-    max_records: int | None = Field(None, ge=1, description="Use at most this many records.")
+    max_records: int | None = Field(
+        None, ge=1, description="Use at most this many records of each source."
+    )
     seq_length: int = Field(512, ge=16, description="Tokens per packed training row.")
     packing: bool = Field(True, description="Pack records into rows (positions reset per record).")
-    seed: int = 0
+    seed: int = Field(0, description="Seed of the split, the mix, synthetic data and row order.")
 
     @model_validator(mode="before")
     @classmethod
@@ -146,14 +299,19 @@ class DataSpec(Spec):
             return data
         data = dict(data)
         for key in ("train", "eval"):
-            value = data.get(key)
-            if isinstance(value, dict) and "hub" in value:
-                extra = set(value) - {"hub", "split", "config"}
-                if extra:
-                    raise ValueError(f"{key}: unknown keys {sorted(extra)}; use hub, split, config")
-                name = f"hf:{value['hub']}:{value.get('split') or 'train'}"
-                data[key] = f"{name}:{value['config']}" if value.get("config") else name
+            if key in data:
+                data[key] = _hub_name(key, data[key])
         return data
+
+    @model_validator(mode="after")
+    def _one_kind_of_train(self) -> DataSpec:
+        if (self.train is None) == (not self.sources):
+            raise ValueError("give either data.train (one source) or data.sources (a mix)")
+        return self
+
+    def train_sources(self) -> list[DataSourceSpec]:
+        """The train data as a list of sources: `train` is a mix of one."""
+        return self.sources or [DataSourceSpec(path=self.train or "")]
 
 
 class DistillSpec(Spec):
@@ -272,7 +430,7 @@ class ContractSpec(Spec):
     )
 
 
-GatePoint = Literal["stage", "export"]
+GatePoint = Literal["stage", "export", "breaker"]
 
 
 class GateSpec(Spec):
@@ -281,10 +439,24 @@ class GateSpec(Spec):
     approve_before: list[GatePoint] = Field(
         default_factory=list,
         description="'stage' (before each progressive context stage after the first), "
-        "'export' (after the contracts, before anything is exported).",
+        "'export' (after the contracts, before anything is exported), 'breaker' (when the "
+        "circuit breaker pauses training: approve continues from its checkpoint, deny ends "
+        "the run).",
     )
     timeout_s: float = Field(
         3600.0, gt=0, description="Seconds to wait; no decision by then counts as a denial."
+    )
+
+
+class GgufSpec(Spec):
+    """A GGUF for llama.cpp / Ollama, written from the merged model into `gguf/`."""
+
+    enabled: bool = Field(False, description="Write gguf/model.gguf after the merged model.")
+    dtype: Literal["f16", "f32", "bf16"] = Field(
+        "f16", description="Element type of the weight matrices (norms always stay f32)."
+    )
+    ollama_modelfile: bool = Field(
+        True, description="Also write gguf/Modelfile for `ollama create`."
     )
 
 
@@ -294,6 +466,13 @@ class ExportSpec(Spec):
     adapter: bool = Field(True, description="Save the adapter (PEFT format).")
     merged: bool = Field(True, description="Save the merged model + tokenizer (safetensors).")
     plots: bool = True
+    gguf: GgufSpec = Field(default_factory=GgufSpec)
+
+    @model_validator(mode="after")
+    def _gguf_needs_merged(self) -> ExportSpec:
+        if self.gguf.enabled and not self.merged:
+            raise ValueError("export.gguf.enabled needs export.merged: GGUF is written from it")
+        return self
 
 
 SafetyAction = Literal["warn", "pause", "abort", "rollback"]
@@ -356,6 +535,105 @@ class SafetySpec(Spec):
     )
 
 
+class HttpSinkSpec(Spec):
+    """POST events as JSON arrays to a collector, in batches, retried with backoff."""
+
+    kind: Literal["http"]
+    url: str = Field(pattern=r"^https?://", description="Collector endpoint.")
+    token_env: str | None = Field(
+        None, description="Environment variable holding a bearer token (never the token itself)."
+    )
+    batch_size: int = Field(100, ge=1, description="Events per POST at most.")
+    flush_interval_s: float = Field(2.0, gt=0, description="Send a partial batch after this.")
+    max_buffer: int = Field(
+        10_000, ge=1, description="Events kept while the collector is down; oldest dropped beyond."
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Timeout of one POST.")
+    backoff_initial_s: float = Field(0.5, gt=0, description="First retry delay (then doubled).")
+    backoff_max_s: float = Field(30.0, gt=0, description="Longest retry delay.")
+
+
+class TensorBoardSinkSpec(Spec):
+    """Train and eval scalars and the recipe, in a TensorBoard event file."""
+
+    kind: Literal["tensorboard"]
+    dir: str | None = Field(None, description="Log folder; default: `tensorboard/` in the run.")
+
+
+class MlflowSinkSpec(Spec):
+    """Train and eval metrics and the recipe as params, in an MLflow run."""
+
+    kind: Literal["mlflow"]
+    tracking_uri: str | None = Field(
+        None, description="Default: $MLFLOW_TRACKING_URI, else MLflow's own default."
+    )
+    experiment: str = Field("scaler-wizard", min_length=1, description="Experiment name.")
+
+
+class WandbSinkSpec(Spec):
+    """Train and eval metrics and the recipe as config, in a Weights & Biases run."""
+
+    kind: Literal["wandb"]
+    project: str = Field("scaler-wizard", min_length=1)
+    entity: str | None = Field(None, description="Team or user; default: the logged-in user.")
+    mode: Literal["online", "offline", "disabled"] = Field(
+        "online", description="'offline' writes locally for a later `wandb sync`."
+    )
+    dir: str | None = Field(None, description="Where W&B writes; default: the run folder.")
+
+
+BUILT_IN_SINKS = ("http", "tensorboard", "mlflow", "wandb")
+
+
+class PluginSinkSpec(Spec):
+    """A sink a plugin registered; `options` is checked against the plugin's options model."""
+
+    kind: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Registered sink.",
+        json_schema_extra={"not": {"enum": [*BUILT_IN_SINKS, "jsonl", "console"]}},
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="The sink's options.")
+
+    @model_validator(mode="after")
+    def _not_always_on(self) -> PluginSinkSpec:
+        if self.kind in ("jsonl", "console"):
+            raise ValueError(f"the {self.kind} sink is always on (console: unless --quiet)")
+        return self
+
+
+def _sink_kind(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if kind in BUILT_IN_SINKS else "plugin"
+
+
+SinkSpec = Annotated[
+    Annotated[HttpSinkSpec, Tag("http")]
+    | Annotated[TensorBoardSinkSpec, Tag("tensorboard")]
+    | Annotated[MlflowSinkSpec, Tag("mlflow")]
+    | Annotated[WandbSinkSpec, Tag("wandb")]
+    | Annotated[PluginSinkSpec, Tag("plugin")],
+    Discriminator(_sink_kind),
+]
+
+
+class TelemetrySpec(Spec):
+    """Where events go besides `events.jsonl` (always written) and the console."""
+
+    sinks: list[SinkSpec] = Field(
+        default_factory=list, description="Extra sinks, each on its own thread behind a queue."
+    )
+    queue_size: int = Field(
+        10_000, ge=1, description="Events a sink may fall behind by; newer ones are dropped."
+    )
+    drain_timeout_s: float = Field(
+        10.0, ge=0, description="At the end, how long each sink may take to deliver the rest."
+    )
+    report_every_s: float = Field(
+        30.0, gt=0, description="At most one SinkDegraded event per sink in this many seconds."
+    )
+
+
 class Recipe(Spec):
     """A complete, versioned description of one growth run."""
 
@@ -372,6 +650,8 @@ class Recipe(Spec):
     gates: GateSpec = Field(default_factory=GateSpec)
     export: ExportSpec = Field(default_factory=ExportSpec)
     safety: SafetySpec = Field(default_factory=SafetySpec)
+    telemetry: TelemetrySpec = Field(default_factory=TelemetrySpec)
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec)
 
     @model_validator(mode="after")
     def _distill_without_stages(self) -> Recipe:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,6 +20,8 @@ from scaler_wizard.telemetry.events import Event
 
 
 class ConsoleSink:
+    name = "console"
+
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
         self._progress: Progress | None = None
@@ -40,6 +43,11 @@ class ConsoleSink:
             self._update_train(event)
         elif event.type == "RunFailed":
             self._stop_progress()
+        elif event.type == "SinkDegraded":
+            self.console.print(
+                f"  [yellow]⚠ telemetry sink {data['sink']}: {data['errors']} errors, "
+                f"{data['dropped']} events dropped[/] [dim]{escape(data['last_error'])}[/]"
+            )
 
     def _update(self, data: dict[str, Any]) -> None:
         progress = self._ensure_progress()

@@ -193,3 +193,30 @@ class AlertCleared(Payload):
 
     alert_id: str
     reason: Literal["finished", "preempted", "inhibited", "acknowledged", "run_ended"]
+
+
+# The telemetry's own health: a sink that fails or loses events says so on the other sinks.
+class SinkDegraded(Payload):
+    """A sink failed or dropped events since it last reported; counts are totals for the run."""
+
+    sink: str
+    errors: int = Field(ge=0, description="Failed deliveries or handler errors so far.")
+    dropped: int = Field(ge=0, description="Events lost so far (full queue or buffer, deadline).")
+    last_error: str = ""
+
+
+def payload_types() -> dict[str, type[Payload]]:
+    """Every typed payload by event type: built-ins in definition order, then any subclass
+    defined elsewhere (a plugin's) that is imported."""
+    found: dict[str, type[Payload]] = {}
+    todo = list(Payload.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        found.setdefault(cls.__name__, cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def published_payload_types() -> dict[str, type[Payload]]:
+    """The built-in payloads, the ones `schemas/event.schema.json` describes."""
+    return {k: v for k, v in payload_types().items() if v.__module__ == __name__}

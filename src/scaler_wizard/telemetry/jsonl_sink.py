@@ -7,8 +7,26 @@ from pathlib import Path
 
 from scaler_wizard.telemetry.events import Event
 
+# Facts a resume, a rollback or a person relies on: forced to disk, not just to the OS cache.
+DURABLE = frozenset(
+    {
+        "CheckpointSaved",
+        "RunFinished",
+        "RunFailed",
+        "RunPaused",
+        "RolledBack",
+        "BreakerTripped",
+        "ApprovalRequested",
+        "ApprovalDecided",
+    }
+)
+
 
 class JsonlSink:
+    """Synchronous on purpose: the log is the source of truth, so it is never queued or dropped."""
+
+    name = "jsonl"
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a", encoding="utf-8")
@@ -16,7 +34,7 @@ class JsonlSink:
     def handle(self, event: Event) -> None:
         self._file.write(event.model_dump_json() + "\n")
         self._file.flush()
-        if event.type in ("CheckpointSaved", "RunFinished", "RunFailed", "RunPaused"):
+        if event.type in DURABLE:
             os.fsync(self._file.fileno())
 
     def close(self) -> None:

@@ -18,6 +18,8 @@ from scaler_wizard.recipe.spec import DistillSpec, ModelSpec
 if TYPE_CHECKING:
     import torch
 
+    from scaler_wizard.models.runtime import ModelRuntime
+
 
 @dataclass(frozen=True)
 class Distillation:
@@ -40,7 +42,9 @@ def freeze(teacher: Any) -> Any:
     return teacher
 
 
-def load_teacher(spec: DistillSpec, base: Path, config: Any, dtype: str, tokenizer: Any) -> Any:
+def load_teacher(
+    spec: DistillSpec, base: Path, config: Any, runtime: ModelRuntime, tokenizer: Any
+) -> Any:
     """The teacher, frozen: `base` with `config` for 'base', else `spec.teacher` as a source.
 
     Loaded from disk rather than deep-copied before growth: the copy would sit in memory through
@@ -52,9 +56,9 @@ def load_teacher(spec: DistillSpec, base: Path, config: Any, dtype: str, tokeniz
     from scaler_wizard.models.tokenizer_prep import fit_embeddings
 
     if spec.teacher != "base":
-        base = resolve_model_source(ModelSpec(source=spec.teacher, dtype=dtype)).path
+        base = resolve_model_source(ModelSpec(source=spec.teacher)).path
         config = load_config(base)
-    teacher = load_model(base, config, dtype)
+    teacher = load_model(base, config, runtime.dtype, runtime.attn_implementation)
     fit_embeddings(teacher, tokenizer)
     return freeze(teacher)
 

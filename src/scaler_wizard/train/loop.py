@@ -59,8 +59,11 @@ class TrainResult:
 class TrainingPaused(RuntimeError):  # noqa: N818 - a state, not a failure
     """SIGTERM/SIGINT, or the breaker, stopped training after a checkpoint; it can resume."""
 
-    def __init__(self, step: int, checkpoint: Path, reason: str = "stop requested") -> None:
+    def __init__(
+        self, step: int, checkpoint: Path, reason: str = "stop requested", by_breaker: bool = False
+    ) -> None:
         self.step, self.checkpoint, self.reason = step, checkpoint, reason
+        self.by_breaker = by_breaker
         super().__init__(f"paused at step {step} ({reason}); checkpoint {checkpoint}")
 
 
@@ -78,9 +81,11 @@ def train_model(
     resume_from: Path | None = None,
     safety: SafetySpec | None = None,
     teacher: Any = None,
+    skip_to_step: int | None = None,
 ) -> TrainResult:
     """Train `model` on `rows`; with `spec.distill`, `teacher` (a frozen model) supplies the
-    soft targets mixed into the loss."""
+    soft targets mixed into the loss. `skip_to_step` (with `resume_from`) continues with the
+    batches after that step, skipping the ones between the checkpoint and a breaker trip."""
     import torch
     from accelerate import Accelerator
 
@@ -124,7 +129,7 @@ def train_model(
         result.losses = [(int(s), float(v)) for s, v in progress.get("losses", [])]
         result.distill_losses = [(int(s), float(v)) for s, v in progress.get("distill", [])]
         watch.restore(progress.get("breaker"))
-        for _ in range(step):  # the same batches as an uninterrupted run, from here on
+        for _ in range(max(step, skip_to_step or 0)):  # the batches an uninterrupted run sees
             next(batches)
     model.train()
     started = time.perf_counter()
@@ -222,7 +227,12 @@ def train_model(
             if action == "abort":
                 raise TrainingAborted(reason)
             if action == "pause" and step < spec.steps:
-                raise TrainingPaused(step, checkpoint(step), reason)
+                # Pause at the last checkpoint before the trouble: the current weights may
+                # already carry it (a NaN step has updated them).
+                healthy = latest_checkpoint(checkpoint_dir, before=step - watch.spike_span(spec))
+                if healthy is None:
+                    raise TrainingAborted(f"{reason}; no healthy checkpoint to pause at")
+                raise TrainingPaused(step, healthy, reason, by_breaker=True)
             if stop.requested and step < spec.steps:
                 raise TrainingPaused(step, checkpoint(step))
             if step % spec.checkpoint_every == 0 and step < spec.steps and watch.healthy:

@@ -15,7 +15,7 @@ import httpx
 
 from scaler_wizard.alerts.delivery.worker import Worker
 from scaler_wizard.alerts.model import Alert, ClearReason, at_least
-from scaler_wizard.alerts.spec import WebhookSpec
+from scaler_wizard.recipe.alerts import WebhookSpec
 
 RETRY_STATUS = frozenset({408, 425, 429})
 MAX_RETRY_AFTER_S = 30.0

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from scaler_wizard.data.errors import DataError
 from scaler_wizard.data.formats import Example
 from scaler_wizard.data.transforms.base import (
+    OptionError,
     TransformContext,
     TransformFn,
     TransformOutput,
@@ -44,6 +45,7 @@ from scaler_wizard.recipe.spec import DataTransformSpec
 from scaler_wizard.registry import Registry, UnknownEntryError
 
 __all__ = [
+    "OptionError",
     "TransformContext",
     "TransformFn",
     "TransformOutput",
@@ -68,8 +70,18 @@ BUILT_INS: tuple[tuple[str, type[BaseModel], TransformFn, str], ...] = (
 
 
 def register_data_transforms(registry: Registry[Any]) -> None:
+    # Imported here: labeling functions build on the filters above (a module-level import
+    # would make the two packages import each other).
+    from scaler_wizard.data.labeling import LabelFunctionsOptions, label_functions
+
     for name, options, impl, summary in BUILT_INS:
         registry.register(name, options, impl, summary)
+    registry.register(
+        "label_functions",
+        LabelFunctionsOptions,
+        label_functions,
+        "Labeling functions vote; a learned label model drops or tags records.",
+    )
 
 
 def default_transforms() -> Registry[Any]:
@@ -114,7 +126,13 @@ def run_transforms(
     for index, ((impl, options), spec) in enumerate(
         zip(validate_transforms(specs, registry, field), specs, strict=True)
     ):
-        output = impl(current, options, context)
+        try:
+            output = impl(current, options, context)
+        except OptionError as exc:
+            where = f"{field}[{index}]"
+            raise DataError(
+                exc.message, field=f"{where}.{exc.field}" if exc.field else where
+            ) from exc
         step = record_step(spec.name, options.model_dump(), len(current), output)
         log.append(step)
         if current and not output.kept:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from scaler_wizard.data.errors import DataError
 from scaler_wizard.data.formats import Example
 
 Role = Literal["all", "system", "user", "assistant"]
@@ -18,18 +20,28 @@ SAMPLES_KEPT = 5
 PREVIEW_CHARS = 160
 
 
+class OptionError(DataError):
+    """An option a transform cannot use, found while running it; `field` is relative to the
+    step (e.g. "options.functions[1]") and `run_transforms` prefixes the step's own path."""
+
+
 @dataclass(frozen=True)
 class TransformContext:
-    """What a transform may need beyond the examples: token counts and a seed."""
+    """What a transform may need beyond the examples: token counts, a seed, and the folder
+    that relative paths in its options (e.g. user code) resolve against."""
 
     count_tokens: Callable[[Example], int]
     seed: int = 0
+    base_dir: Path = field(default_factory=Path.cwd)
 
 
 @dataclass(frozen=True)
 class TransformOutput:
     kept: list[Example]
     dropped: list[tuple[Example, str]] = field(default_factory=list)  # (example, reason)
+    # JSON-ready facts for the report; a "fingerprint" string here joins the data fingerprint
+    # (e.g. the code of user labeling functions, which the recipe's text does not capture).
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 TransformFn = Callable[[Sequence[Example], Any, TransformContext], TransformOutput]
@@ -40,6 +52,7 @@ class DroppedSample:
     line: int
     reason: str
     preview: str
+    source: str | None = None  # set when several sources are mixed
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class TransformStep:
     records_out: int
     reasons: dict[str, int]
     samples: list[DroppedSample]
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +86,11 @@ def keep_where(
 
 
 def example_text(example: Example, role: Role = "all") -> str:
-    """The text a filter looks at: the turns of `role` joined, or a plain text whatever `role`."""
+    """The text a filter looks at: the turns of `role` joined, or a plain text whatever `role`
+    (a prompt/completion pair: the prompt is the user's part, the completion the assistant's)."""
+    if example.messages is None and example.prompt is not None:
+        parts = {"user": example.prompt, "assistant": example.text or "", "system": ""}
+        return parts.get(role, f"{example.prompt}\n{example.text or ''}")
     if example.messages is None:
         return example.text or ""
     return "\n".join(m.content for m in example.messages if role in ("all", m.role))
@@ -87,5 +105,7 @@ def record_step(
         reasons[why] = reasons.get(why, 0) + 1
         if len(samples) < SAMPLES_KEPT:
             preview = " ".join(example_text(example).split())[:PREVIEW_CHARS]
-            samples.append(DroppedSample(example.line, why, preview))
-    return TransformStep(name, options, records_in, len(output.kept), reasons, samples)
+            samples.append(DroppedSample(example.line, why, preview, example.source))
+    return TransformStep(
+        name, options, records_in, len(output.kept), reasons, samples, dict(output.details)
+    )

@@ -37,7 +37,7 @@ def normalise(text: str, ignore_case: bool = True) -> str:
 def _key_text(example: Example, role: Role) -> str:
     # Roles are part of the key: the same words said by the user or the assistant differ.
     if example.messages is None:
-        return example.text or ""
+        return example_text(example, role)
     return "\0".join(f"{m.role}:{m.content}" for m in example.messages if role in ("all", m.role))
 
 

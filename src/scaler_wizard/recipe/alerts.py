@@ -1,7 +1,6 @@
-"""The alert settings a recipe can carry: rules, throttle timings, delivery channels.
+"""The `alerts:` section of a recipe: rules, throttle timings, delivery channels.
 
-Only pydantic, the alert priority and the template check are imported, so these models can move
-into the recipe schema unchanged.
+`scaler_wizard.alerts` runs them; this module only describes and validates them.
 """
 
 from __future__ import annotations
@@ -10,8 +9,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from scaler_wizard.alerts.template import check_template
-from scaler_wizard.telemetry.events import AlertPriority
+from scaler_wizard.recipe.text_template import check_template
+
+# The same values as telemetry.events.AlertPriority (a test keeps them equal): the recipe and
+# telemetry layers do not import each other.
+AlertPriority = Literal["warning", "caution", "advisory"]
 
 Scalar = str | int | float | bool
 
@@ -126,6 +128,8 @@ class VoiceSpec(AlertSpec):
 
 
 class AlertsSpec(AlertSpec):
+    """Alerts derived from the run's events, released one at a time (see docs/alerts.md)."""
+
     rules: list[AlertRuleSpec] = Field(
         default_factory=list, description="Added to the defaults; same name replaces."
     )
