@@ -6,7 +6,7 @@ DEMO_DATA ?= ../shared/data/sft_stdlib.jsonl
 # torch is pinned here to the CPU wheel; the package metadata accepts a compatible range.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install demo test test-slow check format schemas bench bench-growth clean
+.PHONY: install demo test test-slow check format schemas bench bench-growth web test-web e2e-web clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,7 @@ schemas: install
 	$(BIN)/python -m scaler_wizard.server.openapi_export
 
 bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 
 bench-growth: install
@@ -52,3 +53,14 @@ bench-growth: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The web app (React + Vite in web/); the build lands in src/scaler_wizard/web/dist, served by
+# `scaler-wizard serve`. The end-to-end tests drive Debian's chromium against a real service.
+web:
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+test-web:
+	cd web && npm ci --no-audit --no-fund && npm test
+
+e2e-web: install web
+	cd web && npm run e2e

@@ -1,79 +1,123 @@
-"""`make bench`: measure, against a named baseline in the same run, and write docs/BENCHMARKS.md."""
+"""`make bench`: measure Scaler Wizard's training loop against TRL's SFTTrainer in one run, and
+write docs/BENCHMARKS.md (`benchmark_report.py` turns the measurements into the page).
+
+Every training mode runs in its own process (peak RSS is per process); this CPU's float32
+matmul peak is measured in the same run, before and after the training modes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import platform
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
+from typing import Any
+
+from benchmark_report import render
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sft_stdlib.jsonl"
+DEFAULT_STEPS = 2
+
+# (row label, train_throughput.py arguments), in the order they run.
+RUNS: list[tuple[str, list[str]]] = [
+    ("TRL padded", ["--mode", "trl-padded"]),
+    ("TRL packing=True", ["--mode", "trl-packed"]),
+    ("TRL padding_free=True", ["--mode", "trl-padding-free"]),
+    ("Scaler Wizard", ["--mode", "scaler-wizard"]),
+    ("Scaler Wizard, checkpointing", ["--mode", "scaler-wizard", "--gradient-checkpointing"]),
+    (
+        "Scaler Wizard, checkpointing, 256-token loss chunks",
+        ["--mode", "scaler-wizard", "--gradient-checkpointing", "--loss-chunk-tokens", "256"],
+    ),
+]
 
 
-def measure(mode: str, data: Path, steps: int) -> dict[str, float]:
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "train_throughput.py"),
-        "--mode",
-        mode,
-        "--data",
-        str(data),
-        "--steps",
-        str(steps),
-    ]
-    out = subprocess.run(command, capture_output=True, text=True, check=True)
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+def run_json(script: str, *arguments: str) -> dict[str, Any]:
+    """Run a benchmark script in a fresh process; its last stdout line is a JSON object."""
+    command = [sys.executable, str(BENCH / script), *arguments]
+    out = subprocess.run(command, capture_output=True, text=True, cwd=BENCH)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{out.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def measure_all(data: Path, steps: int, save: Path | None) -> dict[str, Any]:
+    """All measurements; with `save`, the partial results are written after each run."""
+    started = time.perf_counter()
+    measured: dict[str, Any] = {
+        "date": f"{datetime.now(UTC):%Y-%m-%d}",
+        "machine": _machine(),
+        "load_average": [os.getloadavg()[0]],
+        "data": data.name,
+        "steps": steps,
+        "peaks": [run_json("matmul_peak.py")],
+        "runs": [],
+    }
+    print("measuring activation memory ...", file=sys.stderr, flush=True)
+    measured["activations"] = run_json("activation_memory.py", "--data", str(data))
+    print("profiling one step ...", file=sys.stderr, flush=True)
+    measured["profile"] = run_json("step_profile.py", "--data", str(data))
+    for label, arguments in RUNS:
+        print(f"measuring {label} ...", file=sys.stderr, flush=True)
+        result = run_json(
+            "train_throughput.py", *arguments, "--data", str(data), "--steps", str(steps)
+        )
+        measured["runs"].append({"label": label, **result})
+        if save is not None:
+            save.write_text(json.dumps(measured, indent=1))
+    measured["peaks"].append(run_json("matmul_peak.py"))
+    measured["load_average"].append(os.getloadavg()[0])
+    measured["wall_s"] = time.perf_counter() - started
+    return measured
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    with open("/proc/cpuinfo") as info:  # platform.processor() is often empty on Linux
+        cpu = next((line.split(":", 1)[1].strip() for line in info if "model name" in line), cpu)
+    with open("/proc/meminfo") as info:
+        mem_kib = int(next(line.split()[1] for line in info if line.startswith("MemTotal")))
+    versions = {p: metadata.version(p) for p in ("torch", "transformers", "peft", "trl")}
+    return {
+        "arch": platform.machine(),
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "memory_gib": mem_kib / 2**20,
+        "python": platform.python_version(),
+        "versions": versions,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--save", type=Path, help="also write the raw measurements here")
+    parser.add_argument("--load", type=Path, help="re-render the page from saved measurements")
     args = parser.parse_args()
-    if not args.data.is_file():
-        sys.exit(f"benchmark data not found: {args.data} (pass --data file.jsonl)")
-    ours = measure("scaler-wizard", args.data, args.steps)
-    base = measure("plain-peft", args.data, args.steps)
-    ratio = ours["real_tokens_per_s"] / base["real_tokens_per_s"]
-    rows = "\n".join(
-        f"| {r['mode']} | {r['steps']:.0f} | {r['real_tokens_per_s']:.1f} | "
-        f"{r['label_tokens_per_s']:.1f} | {r['peak_rss_gib']:.2f} |"
-        for r in (ours, base)
-    )
-    args.out.write_text(f"""# Benchmarks
-
-Measured by `make bench` ({datetime.now(UTC):%Y-%m-%d}, {platform.machine()},
-{_cores()} cores, Python {platform.python_version()}). Numbers come from one run on a shared
-machine; compare the ratio, which both sides share, rather than absolute speeds.
-
-## Training throughput: Scaler Wizard's loop vs a plain PEFT loop
-
-SmolLM2-135M-Instruct (embedded), LoRA r16 on all linear layers, float32 on CPU,
-`{args.data.name}`, {args.steps} optimizer steps each, each in its own process.
-*plain-peft* is the loop most users write: one padded batch of records per step and
-`model(input_ids, attention_mask, labels)` with full logits. *scaler-wizard* packs records into
-512-token rows with positions reset per record and computes the loss on label tokens only, in
-chunks. Both see the same records per step on average.
-
-| loop | steps | real tokens/s | label tokens/s | peak RSS GiB |
-|---|---|---|---|---|
-{rows}
-
-Speed ratio (real tokens/s, scaler-wizard / plain-peft): **{ratio:.2f}×**.
-""")
+    if args.load is not None:
+        measured = json.loads(args.load.read_text())
+    else:
+        if not args.data.is_file():
+            sys.exit(f"benchmark data not found: {args.data} (pass --data file.jsonl)")
+        if importlib.util.find_spec("trl") is None:
+            sys.exit("the TRL baselines need trl: pip install -e '.[bench]'")
+        measured = measure_all(args.data.resolve(), args.steps, args.save)
+    if args.save is not None:
+        args.save.write_text(json.dumps(measured, indent=1))
+    args.out.write_text(render(measured))
     print(args.out.read_text())
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":

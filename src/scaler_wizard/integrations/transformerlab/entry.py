@@ -168,10 +168,19 @@ def _mark_stopped(lab: Any, message: str) -> None:
 
 
 def _sync(coroutine: Any) -> Any:
-    # The SDK's Job API is async; reuse the facade's own runner so both share one event loop.
-    from lab.lab_facade import _run_async
+    """Run one of the SDK's async Job calls on the thread's default event loop, the loop the
+    facade's own sync methods use (their storage clients stay bound to it)."""
+    import asyncio
+    import warnings
 
-    return _run_async(coroutine)
+    with warnings.catch_warnings():  # get_event_loop() warns when it has to create the loop
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+    return loop.run_until_complete(coroutine)
 
 
 def _failure_message(exc: BaseException) -> str:

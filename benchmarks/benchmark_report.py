@@ -1,0 +1,306 @@
+"""docs/BENCHMARKS.md from the measurements `run.py` collects: every number on the page is one
+of them, or a ratio of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SPEED_VS_PADDED, SPEED_VS_PADDING_FREE = 3.0, 1.3
+TRL_FIELDS = (
+    "packing",
+    "packing_strategy",
+    "padding_free",
+    "max_length",
+    "gradient_checkpointing",
+    "bf16",
+    "optim",
+    "loss_type",
+)
+
+
+def model_flops(run: dict[str, Any]) -> float:
+    """Useful FLOP/s of LoRA training: 2·N per real token forward, 2·N backward to the
+    activations (frozen weights get no weight gradient)."""
+    return 4 * run["base_params"] * run["real_tokens_per_s"]
+
+
+def render(m: dict[str, Any]) -> str:
+    runs = {r["label"]: r for r in m["runs"]}
+    peak = max(p["peak_flops"] for p in m["peaks"])
+    padded, free = runs["TRL padded"], runs["TRL padding_free=True"]
+    ours = [r for r in m["runs"] if r["mode"] == "scaler-wizard"]
+    first = m["runs"][0]
+    return "\n".join(
+        [
+            _header(m, first),
+            _setup(m, first, runs),
+            _results(m["runs"], peak),
+            _ratios(ours, padded, free),
+            _targets(ours, padded, free, m["activations"], m["profile"]),
+            _flops(m, first, peak),
+            _trl_settings(m["runs"]),
+            _activations(m["activations"]),
+            _profile(m["profile"]),
+        ]
+    )
+
+
+def _header(m: dict[str, Any], first: dict[str, Any]) -> str:
+    machine = m["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    before, after = m["load_average"]
+    return f"""# Benchmarks
+
+Measured by `make bench` on {m["date"]}.
+Machine: {machine["cpu"]} ({machine["arch"]}), {machine["cores"]} cores,
+{machine["memory_gib"]:.0f} GiB RAM; Python {machine["python"]}, {versions}.
+The training runs and peak measurements took {m["wall_s"] / 60:.0f} minutes.
+To reproduce: `pip install -e '.[bench]'` (brings TRL), then `make bench`
+(`.venv/bin/python benchmarks/run.py --steps {m["steps"]}`).
+
+The machine was shared with other work during this run (1-minute load average {before:.1f} at
+the start and {after:.1f} at the end, on {machine["cores"]} cores), so absolute speeds are low
+and noisy, and a mode can be slowed by load that the next one does not see. The modes ran one
+after another; compare the ratios, and the CPU seconds per step, which other load disturbs less.
+"""
+
+
+def _setup(m: dict[str, Any], first: dict[str, Any], runs: dict[str, dict[str, Any]]) -> str:
+    ours = runs["Scaler Wizard"]
+    per_step = ours["real_tokens"] / ours["steps"]
+    trl = runs["TRL padding_free=True"]
+    return f"""## Training throughput: Scaler Wizard vs TRL `SFTTrainer`
+
+The same for every row: SmolLM2-135M-Instruct (embedded), float32 on CPU, {first["threads"]} torch
+threads; LoRA r16, alpha 32, dropout 0.0, on all linear layers ({first["trainable_params"]:,}
+trainable parameters in every mode); the {first["records"]} training records of `{m["data"]}`
+(mean {first["record_tokens_mean"]:.0f} tokens), tokenized once with the model's chat template,
+loss on assistant tokens only, truncated to 1024 tokens, and given to every mode as the same
+token ids and labels; AdamW at lr 1e-4, seed 0; {m["steps"]} optimizer steps each; each mode in
+its own process. Only the optimizer steps are timed, not loading the model, wrapping it with
+LoRA or TRL's dataset packing. *Real tokens* are the non-padding input tokens of the batches the
+steps processed; *label tokens* are the positions with a next-token label.
+
+Work per step: TRL padded and padding-free take 4 records a step (per-device batch 4; here
+{trl["real_tokens"] / trl["steps"]:.0f} real tokens a step on average), TRL with packing takes 4
+packed rows of up to 1024 tokens. Scaler Wizard takes one packed 1024-token row a step
+({per_step:.0f} real tokens on average): one row is the smallest whole number of rows, and the
+nearest to TRL's 4-record batches. Its rows are best-fit packed with positions reset per record
+and no attention across records; the loss runs the LM head on label positions only, in chunks
+(`train.loop.accumulate_gradients`). *checkpointing* is `train.gradient_checkpointing: true`;
+*256-token loss chunks* is `train.loss_chunk_tokens: 256` (default 1024).
+"""
+
+
+def _results(runs: list[dict[str, Any]], peak: float) -> str:
+    lines = [
+        "| mode | steps | real tokens/step | s/step | CPU s/step | real tokens/s "
+        "| label tokens/s | peak RSS GiB | model GFLOP/s | of fp32 peak |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        steps = r["steps"]
+        lines.append(
+            f"| {r['label']} | {steps} | {r['real_tokens'] / steps:.0f} | "
+            f"{r['seconds'] / steps:.1f} | {r['cpu_seconds'] / steps:.1f} | "
+            f"{r['real_tokens_per_s']:.1f} | {r['label_tokens_per_s']:.1f} | "
+            f"{r['peak_rss_gib']:.2f} | {model_flops(r) / 1e9:.1f} | "
+            f"{model_flops(r) / peak:.1%} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _ratios(ours: list[dict[str, Any]], padded: dict[str, Any], free: dict[str, Any]) -> str:
+    lines = [
+        "| Scaler Wizard row | real tokens/s vs TRL padded (target ≥ 3×) "
+        "| vs TRL padding-free (target ≥ 1.3×) | peak RSS vs TRL padding-free (target ≤ 1×) |",
+        "|---|---|---|---|",
+    ]
+    for r in ours:
+        lines.append(
+            f"| {r['label']} | {_speed(r, padded):.2f}× | {_speed(r, free):.2f}× | "
+            f"{r['peak_rss_gib'] / free['peak_rss_gib']:.2f}× |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _speed(a: dict[str, Any], b: dict[str, Any]) -> float:
+    return float(a["real_tokens_per_s"] / b["real_tokens_per_s"])
+
+
+def _targets(
+    ours: list[dict[str, Any]],
+    padded: dict[str, Any],
+    free: dict[str, Any],
+    act: dict[str, Any],
+    profile: dict[str, Any],
+) -> str:
+    lines = ["### Targets", ""]
+    for r in ours:
+        checks = [
+            _check("speed vs TRL padded", _speed(r, padded), SPEED_VS_PADDED, above=True),
+            _check("speed vs TRL padding-free", _speed(r, free), SPEED_VS_PADDING_FREE, above=True),
+            _check("peak RSS vs TRL padding-free", r["peak_rss_gib"] / free["peak_rss_gib"], 1.0),
+        ]
+        lines.append(f"- **{r['label']}**: " + "; ".join(checks) + ".")
+    settings = {(s["dropout"], s["gradient_checkpointing"]): s for s in act["settings"]}
+    plain, checkpointed = settings[(0.0, False)], settings[(0.0, True)]
+    lines += [
+        "",
+        "What limits it, measured: without checkpointing a step keeps "
+        f"{plain['total_mib']:.0f} MiB of activations for its {act['row_tokens']}-token row "
+        f"({_kib(plain)} KiB a token; table below), on top of the process's "
+        f"{ours[0]['setup_rss_gib']:.2f} GiB before training (TRL padding-free: "
+        f"{free['setup_rss_gib']:.2f} GiB before, {free['peak_rss_gib']:.2f} GiB peak). "
+        f"With checkpointing only {checkpointed['total_mib']:.0f} MiB are kept across the forward "
+        "(each layer's input), and the peak comes from one layer's recomputed activations and "
+        "the LM-head chunk during backward; the price is a second forward through every layer, "
+        "which TRL pays too (its default). The LoRA backward is cheap (no weight gradient for "
+        "the frozen weights), so that extra forward is a large share of a step.",
+        "",
+        _speed_limits(ours, padded, free, profile),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _per_cpu_s(run: dict[str, Any]) -> float:
+    return float(run["real_tokens"] / run["cpu_seconds"])
+
+
+def _speed_limits(
+    ours: list[dict[str, Any]], padded: dict[str, Any], free: dict[str, Any], p: dict[str, Any]
+) -> str:
+    plain, checkpointed = ours[0], ours[1]
+    kinds = p["step"]["by_kind"]
+    total = sum(kinds.values())
+    text = (
+        "Speed, per CPU second (which the other load disturbs less): Scaler Wizard trained "
+        f"{_per_cpu_s(plain):.1f} real tokens, TRL padded {_per_cpu_s(padded):.1f}, TRL "
+        f"padding-free {_per_cpu_s(free):.1f} ({_per_cpu_s(plain) / _per_cpu_s(padded):.2f}× "
+        f"and {_per_cpu_s(plain) / _per_cpu_s(free):.2f}×). Checkpointing costs Scaler Wizard "
+        f"{checkpointed['cpu_seconds'] / plain['cpu_seconds'] - 1:.0%} more CPU time a step. "
+        f"Matmuls are {kinds['matmul'] / total:.0%} of a step's CPU time and attention "
+        f"{kinds['attention'] / total:.0%}; {kinds['other'] / total:.0%} is elementwise work "
+        "(norms, activations, LoRA scaling, copies), which runs far below the matmul peak. "
+        "Those ops cost the same per position in every mode, so beyond dropping pad "
+        "positions and the recompute, a larger gain needs faster kernels for them (fused "
+        "norm, activation and LoRA ops), not another batch layout."
+    )
+    if free["real_tokens_per_s"] < padded["real_tokens_per_s"]:
+        text += (
+            " In this run TRL padding-free was slower than TRL padded on the same 4-record "
+            f"batches ({free['cpu_seconds'] / free['steps']:.1f} vs "
+            f"{padded['cpu_seconds'] / padded['steps']:.1f} CPU s a step), the reverse of what "
+            "padding-free is for; the ratio against it needs re-measuring on an idle machine "
+            "before it is relied on."
+        )
+    return text
+
+
+def _check(name: str, value: float, target: float, above: bool = False) -> str:
+    sign = "≥" if above else "≤"
+    if (value >= target) if above else (value <= target):
+        return f"{name} {value:.2f}× — met (target {sign} {target:g}×)"
+    if above:
+        return (
+            f"{name} {value:.2f}× — missed, {value / target:.0%} of the target {sign} {target:g}×"
+        )
+    return (
+        f"{name} {value:.2f}× — missed, {value / target - 1:.0%} over the target {sign} {target:g}×"
+    )
+
+
+def _kib(setting: dict[str, Any]) -> str:
+    return f"{sum(setting['bytes_per_token'].values()) / 1024:.0f}"
+
+
+def _flops(m: dict[str, Any], first: dict[str, Any], peak: float) -> str:
+    peaks = ", ".join(f"{p['peak_flops'] / 1e9:.1f}" for p in m["peaks"])
+    return f"""### FLOP/s
+
+*Model GFLOP/s* = 4·N·(real tokens/s) with N = {first["base_params"]:,}, the base model's
+parameters (the tied embedding counted once, as the LM head): 2·N FLOPs per token forward and
+2·N backward to the activations; frozen weights get no weight gradient, and the LoRA matrices
+and attention scores are left out. Recomputation (gradient checkpointing), pad tokens and LM-head
+work on unlabeled positions are not counted: it is useful work only, the same per real token for
+every mode. This CPU's float32 matmul peak, measured in the same run before and after the
+training modes (best of 8 rounds of four 2048×2048 `torch.matmul`, {m["peaks"][0]["threads"]}
+threads): {peaks} GFLOP/s; the fraction uses the higher, {peak / 1e9:.1f} GFLOP/s.
+"""
+
+
+def _trl_settings(runs: list[dict[str, Any]]) -> str:
+    trl = [r for r in runs if "trl" in r]
+    lines = [
+        "### TRL settings",
+        "",
+        "SFTTrainer with `peft_config=LoraConfig(...)` and a pre-tokenized dataset "
+        "(`input_ids`, `labels`), as its documentation describes. Kept at TRL's defaults: "
+        "gradient checkpointing (SFTConfig defaults it to on), its fused chunked LM head, the "
+        "optimizer and linear schedule. Set for the benchmark: `bf16=False` (SFTConfig defaults "
+        "to bf16 autocast; every mode here is float32), `max_steps`, "
+        "`per_device_train_batch_size=4`, `learning_rate=1e-4`, `seed=0`, "
+        '`report_to="none"`, logging, saving and evaluation off. Padding-free without packing '
+        "takes `max_length=None`: TRL refuses a `max_length` there and asks for truncated inputs, "
+        "which these are.",
+        "",
+        "| mode | " + " | ".join(TRL_FIELDS) + " |",
+        "|---|" + "---|" * len(TRL_FIELDS),
+    ]
+    for r in trl:
+        lines.append(f"| {r['label']} | " + " | ".join(str(r["trl"][f]) for f in TRL_FIELDS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _activations(act: dict[str, Any]) -> str:
+    parts = list(act["settings"][0]["bytes_per_token"])
+    lines = [
+        "## Where the memory goes",
+        "",
+        "Bytes autograd keeps for backward after one forward of Scaler Wizard's loss on one "
+        f"packed {act['row_tokens']}-token row, per token, by part of the model "
+        "(`benchmarks/activation_memory.py`: a saved-tensor hook charges each saved storage once "
+        "to the module that saved it; parameters excluded). *lora* holds the inputs of the "
+        "adapted linear layers (the frozen base layers keep none); *other* holds the embedding "
+        "output and, with checkpointing, each layer's input; the LM head keeps nothing (its "
+        "chunks are recomputed in backward). KiB per token × 1024 tokens = MiB for the row.",
+        "",
+        "| LoRA dropout | checkpointing | " + " | ".join(parts) + " | total KiB/token |",
+        "|---|---|" + "---|" * (len(parts) + 1),
+    ]
+    for s in act["settings"]:
+        cells = " | ".join(f"{s['bytes_per_token'][p] / 1024:.1f}" for p in parts)
+        lines.append(
+            f"| {s['dropout']} | {'on' if s['gradient_checkpointing'] else 'off'} | {cells} | "
+            f"{_kib(s)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _profile(p: dict[str, Any]) -> str:
+    kinds = p["step"]["by_kind"]
+    total = sum(kinds.values())
+    attention = p["attention"]
+    top = ", ".join(f"`{k}` {v:.1f} s" for k, v in p["step"]["top_other"].items())
+    lines = [
+        "## Where the time goes",
+        "",
+        "One Scaler Wizard step (one packed 1024-token row holding "
+        f"{p['records']} records, no checkpointing, after a warm-up step) under "
+        "`torch.profiler`, self CPU time by kind of op (`benchmarks/step_profile.py`):",
+        "",
+        "| ops | seconds | share |",
+        "|---|---|---|",
+    ]
+    for kind, seconds in kinds.items():
+        lines.append(f"| {kind} | {seconds:.2f} | {seconds / total:.0%} |")
+    lines += [
+        "",
+        f"The largest *other* ops: {top}.",
+        "",
+        "The row's attention, forward and backward over all layers: "
+        f"{attention['block_mask_s']:.2f} s as the model runs it (one SDPA call with a "
+        f"block-diagonal mask), {attention['per_record_s']:.2f} s as one SDPA call per record "
+        "(best of 3 each): splitting a packed row by record does not pay on this CPU.",
+    ]
+    return "\n".join(lines) + "\n"

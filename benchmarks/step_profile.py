@@ -1,0 +1,123 @@
+"""Where a Scaler Wizard training step's time goes, and what packed attention costs.
+
+1. One step (one packed 1024-token row, no checkpointing, after one warm-up step) under
+   `torch.profiler`: self CPU time by kind of op.
+2. The attention of that row, forward and backward, for every layer's shapes: as the model runs
+   it (one SDPA call over the whole row with a block-diagonal mask, so every query still visits
+   all 1024 keys) and per record (one SDPA call per record, only the useful work).
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+KINDS = (
+    ("attention", ("scaled_dot_product", "flash_attention")),
+    ("matmul", ("aten::mm", "aten::addmm", "aten::bmm", "aten::linear")),
+    ("loss", ("cross_entropy", "log_softmax", "nll_loss")),
+    ("optimizer", ("Optimizer.step", "_foreach", "adam")),
+)
+
+
+def profile_step(model: Any, batch: dict[str, Any], optimizer: Any) -> dict[str, Any]:
+    from torch.profiler import ProfilerActivity, profile
+
+    from scaler_wizard.train.loop import accumulate_gradients
+
+    def step() -> None:
+        accumulate_gradients(model, [batch], 1024, lambda loss: loss.backward())
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    step()  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    seconds = {kind: 0.0 for kind, _ in KINDS} | {"other": 0.0}
+    others: dict[str, float] = {}
+    for event in prof.key_averages():
+        kind = next((k for k, keys in KINDS if any(s in event.key for s in keys)), "other")
+        seconds[kind] += event.self_cpu_time_total / 1e6
+        if kind == "other":
+            others[event.key] = event.self_cpu_time_total / 1e6
+    top = sorted(others.items(), key=lambda item: -item[1])[:6]
+    return {"by_kind": seconds, "top_other": dict(top)}
+
+
+def attention_seconds(lengths: list[int], config: Any, repeats: int = 3) -> dict[str, float]:
+    """Forward + backward of every layer's attention over one row, best of `repeats`."""
+    import torch
+    from torch.nn import functional
+
+    heads, dim = config.num_attention_heads, config.hidden_size // config.num_attention_heads
+    total = sum(lengths)
+    q, k, v = (torch.randn(1, heads, total, dim, requires_grad=True) for _ in range(3))
+    doc = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))
+    causal = torch.ones(total, total, dtype=torch.bool).tril()
+    mask = causal & (doc[:, None] == doc[None, :])
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+
+    def whole_row() -> None:
+        functional.scaled_dot_product_attention(q, k, v, attn_mask=mask).sum().backward()
+
+    def per_record() -> None:
+        outs = [
+            functional.scaled_dot_product_attention(
+                q[:, :, s : s + n], k[:, :, s : s + n], v[:, :, s : s + n], is_causal=True
+            )
+            for s, n in zip(starts, lengths, strict=True)
+        ]
+        torch.cat(outs, dim=2).sum().backward()
+
+    result = {}
+    for name, run in (("block_mask_s", whole_row), ("per_record_s", per_record)):
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for _ in range(config.num_hidden_layers):
+                run()
+            best = min(best, time.perf_counter() - started)
+        result[name] = best
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    args = parser.parse_args()
+
+    import torch
+
+    from scaler_wizard.data import collate_rows, prepare_data
+    from scaler_wizard.growth import GrowthContext
+    from scaler_wizard.growth.lora import LoraOptions, apply_lora
+    from scaler_wizard.models.gguf_convert import convert_gguf, locate_embedded_gguf
+    from scaler_wizard.models.loader import load_config, load_model
+    from scaler_wizard.models.tokenizer_prep import load_tokenizer
+    from scaler_wizard.recipe.spec import DataSpec, TokenizerSpec
+
+    torch.manual_seed(0)
+    path = convert_gguf(locate_embedded_gguf())
+    tokenizer, _ = load_tokenizer(path, TokenizerSpec())
+    spec = DataSpec(train=str(args.data), seq_length=1024, packing=True)
+    row = random.Random(0).choice(prepare_data(spec, tokenizer).train_rows)
+    config = load_config(path)
+    model = load_model(path, config)
+    context = GrowthContext(train_tokens=0, memory_gib=0.0, has_cuda=False)
+    model, _ = apply_lora(model, LoraOptions(r=16, alpha=32, dropout=0.0), context)
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    step = profile_step(model, collate_rows([row]), optimizer)
+    # The row's pad tail is a pseudo-document of its own, as the model sees it.
+    lengths = [*row.lengths, *([1024 - row.real_tokens] if row.real_tokens < 1024 else [])]
+    attention = attention_seconds(lengths, config)
+    print(json.dumps({"records": len(row.lengths), "step": step, "attention": attention}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import { startService } from "./service";
+
+export default async function globalSetup(): Promise<void> {
+  await startService();
+}
