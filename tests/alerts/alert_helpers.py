@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from scaler_wizard.alerts.model import Alert
 from scaler_wizard.alerts.throttle import Clear, Drop, Output, Show
 from scaler_wizard.recipe.alerts import ThrottleSpec
-from scaler_wizard.telemetry.events import AlertPriority, Event
+from scaler_wizard.telemetry.events import AlertPriority, Event, SinkDegraded
 
 # Short, round timings so each table row reads at a glance.
 SPEC = ThrottleSpec(
@@ -23,14 +21,9 @@ SPEC = ThrottleSpec(
 )
 
 
-class SinkDegraded(BaseModel):
-    """Stands in for the telemetry's own payload of this name: rules match on the type name
-    only. (A plain model, so no second payload class of that name is registered.)"""
-
-    sink: str
-    errors: int = 1
-    dropped: int = 0
-    last_error: str = ""
+def sink_degraded(sink: str = "http") -> SinkDegraded:
+    """A sink's trouble report, as the bus emits it."""
+    return SinkDegraded(sink=sink, errors=1, dropped=0, last_error="connection refused")
 
 
 class Clock:

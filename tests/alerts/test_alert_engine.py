@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alert_helpers import SPEC, Clock, SinkDegraded
+from alert_helpers import SPEC, Clock, sink_degraded
 from pydantic import BaseModel
 
 from event_helpers import Collect
@@ -20,6 +20,7 @@ from scaler_wizard.telemetry.events import (
     BreakerWarned,
     Event,
     RunFinished,
+    SinkDegraded,
     StepLogged,
 )
 
@@ -169,15 +170,30 @@ def test_closing_ends_the_active_alert_and_closes_the_channels() -> None:
     clock = Clock()
     recorder = Recorder()
     bus, collect, _ = wire(clock, recorder)
-    bus.emit(RunFinished(status="completed", artifact_dir="/a", duration_s=1.0))
+    bus.emit(TRIPPED)
     bus.close()
     assert alert_facts(collect) == [
-        ("raised", "run_finished-0", "advisory"),
-        ("cleared", "run_finished-0", "run_ended"),
+        ("raised", "breaker_tripped-0", "warning"),
+        ("cleared", "breaker_tripped-0", "run_ended"),
     ]
     assert recorder.closed
     bus.emit(TRIPPED)  # after close nothing more is derived
     assert len(collect.of("AlertRaised")) == 1
+
+
+def test_after_the_terminal_event_alerts_reach_channels_but_not_the_log() -> None:
+    """The log ends with RunFinished; the "finished" advisory is still shown and cleared."""
+    clock = Clock()
+    recorder = Recorder()
+    bus, collect, _ = wire(clock, recorder)
+    bus.emit(RunFinished(status="completed", artifact_dir="/a", duration_s=1.0))
+    bus.close()
+    assert collect.events[-1].type == "RunFinished"
+    assert alert_facts(collect) == []
+    assert recorder.calls == [
+        ("show", "run_finished-0", "advisory"),
+        ("clear", "run_finished-0", "run_ended"),
+    ]
 
 
 def test_a_broken_channel_or_bus_never_reaches_the_caller() -> None:
@@ -228,10 +244,10 @@ def test_an_event_emitted_while_an_alert_is_delivered_keeps_the_facts_in_order()
     clock = Clock()
     bus, collect, sink = wire(clock)
     bus.sinks.insert(1, Echo(bus))
-    bus.emit(RunFinished(status="completed", artifact_dir="/a", duration_s=1.0))
+    bus.emit(SinkDegraded(sink="http", errors=1, dropped=0, last_error="refused"))
     assert alert_facts(collect) == [
-        ("raised", "run_finished-0", "advisory"),
-        ("cleared", "run_finished-0", "preempted"),
+        ("raised", "sink_degraded-0", "advisory"),
+        ("cleared", "sink_degraded-0", "preempted"),
         ("raised", "breaker_tripped-2", "warning"),
     ]
     assert sink.active is not None
@@ -247,7 +263,7 @@ def test_the_worked_example_in_the_docs() -> None:
     bus.sinks = [sink, collect]
     script: list[tuple[float, BaseModel | None]] = [
         (0, WARNED),
-        (4, SinkDegraded(sink="http")),
+        (4, sink_degraded("http")),
         (6, TRIPPED),
         (10, WARNED),
         (36, None),

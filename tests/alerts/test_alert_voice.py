@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alert_helpers import SPEC, Clock, SinkDegraded, alert
+from alert_helpers import SPEC, Clock, alert, sink_degraded
 from pydantic import BaseModel
 
 from event_helpers import Collect
@@ -103,7 +103,7 @@ def test_a_pre_empted_alert_is_spoken_after_the_warning_that_interrupted_it(
     tmp_path: Path,
 ) -> None:
     bus, sink, channel, clock = voiced(tmp_path, "de")
-    bus.emit(SinkDegraded(sink="http"))
+    bus.emit(sink_degraded("http"))
     clock.now = 1
     bus.emit(TRIPPED)  # pre-empts the advisory before its narration was rendered
     clock.now = 11  # the warning's display time is over: the advisory comes back

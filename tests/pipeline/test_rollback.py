@@ -43,6 +43,7 @@ def test_rollback_sets_work_aside_and_resume_completes_again(
     assert (aside / "model").is_dir() and (run / "model").is_dir()  # old and new exports
     events = read_events(run / "events.jsonl")
     rolled = next(e for e in events if e.type == "RolledBack")
+    assert rolled.step == 1  # training continues from the checkpoint's step
     assert all(e.segment == 1 for e in events if e.seq > rolled.seq)
     assert validate_event_log(run / "events.jsonl").ok
 

@@ -69,7 +69,11 @@ def sink_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
 def recipe_text(sinks: list[dict[str, Any]], **sections: Any) -> str:
     data = yaml.safe_load(template_path("tiny-cpu").read_text())
-    data.update(sections, telemetry={"sinks": sinks, "drain_timeout_s": 30})
+    # Alerts off: these tests count the telemetry's own events, not the alerts derived from them.
+    data.update(
+        {"alerts": {"default_rules": False}}, telemetry={"sinks": sinks, "drain_timeout_s": 30}
+    )
+    data.update(sections)
     return yaml.safe_dump(data)
 
 
@@ -89,8 +93,9 @@ def test_recipe_sinks_are_built_queued_and_failures_are_told(
     run = RunFolder(tmp_path / "run-1")
     try:
         bus = _bus(run, False, 0, recipe=recipe, catalog=build_catalog())
-        assert [getattr(s, "name", "") for s in bus.sinks] == ["jsonl", "http-1", "file"]
-        assert all(isinstance(s, QueuedSink) for s in bus.sinks[1:])
+        names = [getattr(s, "name", "") for s in bus.sinks]
+        assert names == ["alerts", "jsonl", "http-1", "file"]
+        assert all(isinstance(s, QueuedSink) for s in bus.sinks[2:])
         bus.emit(PhaseStarted(phase="train"))
         bus.close()
         events = read_events(run.events)

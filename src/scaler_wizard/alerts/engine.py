@@ -1,8 +1,11 @@
 """The alert sink: events → rules → throttle → AlertRaised/AlertCleared on the bus + channels.
 
 It sits on the event bus like any sink and never raises into it. Its own AlertRaised and
-AlertCleared come back to it through the bus; it ignores them, so nothing loops. Put it before
-the JSONL sink in the bus's list so that what it emits while closing is still recorded.
+AlertCleared come back to it through the bus; it ignores them, so nothing loops.
+
+A run's event log ends with its terminal event (RunFinished, RunFailed, RunPaused): once one
+has been seen, alerts still reach the channels (the console, a webhook, the voice) but no more
+events are emitted, and the cockpit clears its alert on that terminal event itself.
 
 The throttle's clock only moves when something calls in: every handled event ticks it, and a
 caller that waits without events (an approval gate) can call `tick()` (or `poll()`). Any thread
@@ -38,10 +41,13 @@ from scaler_wizard.recipe.alerts import ThrottleSpec
 from scaler_wizard.telemetry.events import Event, Payload
 
 OWN_EVENTS = frozenset({"AlertRaised", "AlertCleared"})
+TERMINAL_EVENTS = frozenset({"RunFinished", "RunFailed", "RunPaused"})
 HISTORY = 500
 
 
 class AlertSink:
+    name = "alerts"
+
     def __init__(
         self,
         emit: Callable[[Payload], object],
@@ -62,6 +68,7 @@ class AlertSink:
         self._inputs: deque[Input] = deque()
         self._stepping = False
         self._closed = False
+        self._ended = False  # a terminal event was seen: channels only, no more events
 
     @property
     def active(self) -> Alert | None:
@@ -81,6 +88,7 @@ class AlertSink:
         except Exception:  # a broken rule must not stop the run; it is counted
             self.errors += 1
             return
+        self._ended = self._ended or event.type in TERMINAL_EVENTS
         self._run(inputs)
 
     def tick(self) -> None:
@@ -133,12 +141,14 @@ class AlertSink:
     def _deliver(self, output: Output) -> None:
         if isinstance(output, Show):
             alert = output.alert
-            self._guard(lambda: self._emit(raised_payload(alert)))
+            if not self._ended:
+                self._guard(lambda: self._emit(raised_payload(alert)))
             for channel in self.channels:
                 self._guard(partial(channel.show, alert))
         elif isinstance(output, Clear):
             alert, reason = output.alert, output.reason
-            self._guard(lambda: self._emit(cleared_payload(alert, reason)))
+            if not self._ended:
+                self._guard(lambda: self._emit(cleared_payload(alert, reason)))
             for channel in self.channels:
                 self._guard(partial(channel.clear, alert, reason))
 

@@ -16,7 +16,7 @@ from scaler_wizard.artifacts.run_folder import RunFolder, find_run
 from scaler_wizard.telemetry.bus import EventBus
 from scaler_wizard.telemetry.events import RolledBack
 from scaler_wizard.telemetry.jsonl_sink import JsonlSink, repair_event_log
-from scaler_wizard.train.checkpoint import CHECKPOINT_PREFIX
+from scaler_wizard.train.checkpoint import CHECKPOINT_PREFIX, checkpoint_step
 
 EXPORTS = ("model", "adapter", "gguf", "README.md", "plots", "eval")
 
@@ -68,5 +68,6 @@ def _record(run: RunFolder, manifest: dict[str, Any], target: str, aside: Path) 
     next_seq, segment = repair_event_log(run.events)
     bus = EventBus(run.run_id, [JsonlSink(run.events)], first_seq=next_seq)
     bus.segment = segment + 1  # `step` may go back from here on
+    bus.step = checkpoint_step(target)  # the step training continues from
     bus.emit(RolledBack(checkpoint=target, set_aside=str(aside)))
     bus.close()

@@ -131,9 +131,19 @@ FOLDERS: dict[str, Folder] = {
     "ApprovalRequested": _approval,
     "ApprovalDecided": lambda s, e, d: {"status": "running", "approval": None},
     "RolledBack": lambda s, e, d: {"status": "rolled_back", "last_checkpoint": d["checkpoint"]},
-    "RunPaused": lambda s, e, d: {"status": "paused", "last_checkpoint": d["checkpoint"]},
-    "RunFinished": lambda s, e, d: {"status": "completed", "approval": None, "eta_s": 0.0},
-    "RunFailed": lambda s, e, d: {"status": "failed", "approval": None},
+    # A terminal event ends the alert too: the alerts engine emits nothing after it.
+    "RunPaused": lambda s, e, d: {
+        "status": "paused",
+        "last_checkpoint": d["checkpoint"],
+        "alert": None,
+    },
+    "RunFinished": lambda s, e, d: {
+        "status": "completed",
+        "approval": None,
+        "eta_s": 0.0,
+        "alert": None,
+    },
+    "RunFailed": lambda s, e, d: {"status": "failed", "approval": None, "alert": None},
     "BreakerWarned": lambda s, e, d: {"breaker": d["state"]},
     "BreakerTripped": lambda s, e, d: {"breaker": "open", "breaker_reason": d["reason"]},
     "BreakerProbationStarted": lambda s, e, d: {"breaker": "half_open"},

@@ -15,6 +15,11 @@ def trainable_state(model: Any) -> dict[str, Any]:
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def checkpoint_step(name: str) -> int:
+    """The optimizer step a checkpoint folder name (`step-NNNNNN`) was saved at."""
+    return int(name.removeprefix(CHECKPOINT_PREFIX))
+
+
 def checkpoint_path(folder: Path, step: int) -> Path:
     return folder / f"{CHECKPOINT_PREFIX}{step:06d}"
 
@@ -68,5 +73,5 @@ def latest_checkpoint(folder: Path, before: int | None = None) -> Path | None:
     """The newest whole checkpoint, or the newest at or before step `before`."""
     found = sorted(p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir())
     if before is not None:
-        found = [p for p in found if int(p.name.removeprefix(CHECKPOINT_PREFIX)) <= before]
+        found = [p for p in found if checkpoint_step(p.name) <= before]
     return found[-1] if found else None

@@ -102,9 +102,10 @@ const FOLDERS: Record<string, Folder> = {
   },
   ApprovalDecided: () => ({ status: "running", approval: null }),
   RolledBack: (_, e) => ({ status: "rolled_back", last_checkpoint: text(e.data.checkpoint) }),
-  RunPaused: (_, e) => ({ status: "paused", last_checkpoint: text(e.data.checkpoint) }),
-  RunFinished: () => ({ status: "completed", approval: null, eta_s: 0 }),
-  RunFailed: () => ({ status: "failed", approval: null }),
+  // A terminal event ends the alert too: the alerts engine emits nothing after it.
+  RunPaused: (_, e) => ({ status: "paused", last_checkpoint: text(e.data.checkpoint), alert: null }),
+  RunFinished: () => ({ status: "completed", approval: null, eta_s: 0, alert: null }),
+  RunFailed: () => ({ status: "failed", approval: null, alert: null }),
   BreakerWarned: (s, e) => ({ breaker: BREAKERS.includes(text(e.data.state)) ? (text(e.data.state) as Breaker) : s.breaker }),
   BreakerTripped: (_, e) => ({ breaker: "open", breaker_reason: text(e.data.reason) }),
   BreakerProbationStarted: () => ({ breaker: "half_open" }),
