@@ -1,15 +1,19 @@
-"""Every source kind: CSV/TSV, Parquet, folders of text, JSONL streaming, the hub (faked)."""
+"""Every source kind: CSV/TSV, Parquet, text folders, JSONL streaming, the hub (real `datasets`)."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
+import datasets
+import huggingface_hub
 import pytest
 from data_helpers import chat
+from datasets.data_files import DataFilesDict
+from datasets.packaged_modules.json.json import Json
 
 from scaler_wizard.data import DataError, prepare_data
 from scaler_wizard.data.formats import convert_file
@@ -99,56 +103,122 @@ def test_jsonl_skip_policy_counts_bad_lines(tmp_path: Path) -> None:
     ]
 
 
-def _fake_datasets(monkeypatch: pytest.MonkeyPatch, load: Any) -> list[tuple[Any, ...]]:
-    calls: list[tuple[Any, ...]] = []
-
-    def load_dataset(name: str, config: str | None, split: str) -> Any:
-        calls.append((name, config, split))
-        return load(name, config, split)
-
-    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
-    return calls
+COMMIT = "0123456789abcdef0123456789abcdef01234567"  # the hub commit a cached load is filed under
 
 
-class FakeDataset(list[dict[str, Any]]):
-    _fingerprint = "abc123"
+@pytest.fixture
+def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty, offline Hugging Face cache private to the test; returns the datasets cache."""
+    home = tmp_path / "hf"
+    cache = home / "datasets"
+    for var, path in (
+        ("HF_HOME", home),
+        ("HF_HUB_CACHE", home / "hub"),
+        ("HF_DATASETS_CACHE", cache),
+    ):
+        monkeypatch.setenv(var, str(path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    # datasets and huggingface_hub read those variables once, at import, so set what they read too.
+    for name, value in (
+        ("HF_CACHE_HOME", str(home)),
+        ("HF_DATASETS_CACHE", cache),
+        ("HF_MODULES_CACHE", home / "modules"),
+        ("DOWNLOADED_DATASETS_PATH", cache / "downloads"),
+        ("EXTRACTED_DATASETS_PATH", cache / "downloads" / "extracted"),
+        ("HF_HUB_OFFLINE", True),
+        ("HF_DATASETS_OFFLINE", True),
+    ):
+        monkeypatch.setattr(datasets.config, name, value)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    return cache
 
 
-def test_hub_source_by_name_and_mapping(
-    tmp_path: Path, tiny_tokenizer: Any, monkeypatch: pytest.MonkeyPatch
+def cache_hub_dataset(
+    cache: Path, repo_id: str, config: str, splits: dict[str, list[dict[str, Any]]]
 ) -> None:
-    rows = FakeDataset(
-        {"conversations": [{"from": "human", "value": f"Q{i}?"}, {"from": "gpt", "value": "A."}]}
-        for i in range(5)
+    """Leave `repo_id` (one config) in the cache the way an online `load_dataset` does.
+
+    Offline, datasets 5.x never opens the hub's snapshot folder (hub/datasets--owner--name): its
+    load_dataset goes straight to the prepared Arrow cache, <cache>/owner___name/<config>/<version>/
+    <commit>/ (CachedDatasetModuleFactory and packaged_modules/cache). The real JSON builder writes
+    that layout. Its data files are set after construction because, given a repo_id, it only
+    accepts hf:// paths inside that repo, which would need the network.
+    """
+    source = cache.parent / "source" / repo_id / config
+    source.mkdir(parents=True)
+    for split, rows in splits.items():
+        text = "".join(json.dumps(row) + "\n" for row in rows)
+        (source / f"{split}.jsonl").write_text(text, encoding="utf-8")
+    name = repo_id.split("/")[1]
+    builder = Json(
+        cache_dir=str(cache),
+        repo_id=repo_id,
+        dataset_name=name,
+        config_name=config,
+        hash=COMMIT,
     )
-    calls = _fake_datasets(monkeypatch, lambda *_: rows)
+    patterns = {split: [str(source / f"{split}.jsonl")] for split in splits}
+    builder.config.data_files = DataFilesDict.from_patterns(patterns)
+    builder.download_and_prepare()
+
+
+def conversation(question: str) -> dict[str, Any]:
+    return {"conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": "A."}]}
+
+
+def test_parse_hub_names() -> None:
     assert parse_hub("hf:owner/name") == ("owner/name", "train", None)
+    assert parse_hub("hf:owner/name:test") == ("owner/name", "test", None)
+    assert parse_hub("hf:owner/name::cfg") == ("owner/name", "train", "cfg")
     assert parse_hub("hf:owner/name:test:cfg") == ("owner/name", "test", "cfg")
-    source = read_source("hf:owner/name:test", "data.train", tmp_path)
-    assert (len(source.records), source.unit, source.identity) == (
-        5,
-        "row",
-        "hf:owner/name:test@abc123",
+
+
+def test_hub_source_read_from_the_offline_cache(tmp_path: Path, hf_cache: Path) -> None:
+    cache_hub_dataset(
+        hf_cache,
+        "owner/name",
+        "default",
+        {"train": [{"text": f"train {i}"} for i in range(3)], "test": [{"text": "test 0"}]},
     )
+    source = read_source("hf:owner/name:test", "data.train", tmp_path)
+    assert [(r.line, r.data) for r in source.records] == [(1, {"text": "test 0"})]
+    # The identity carries the cached data's fingerprint, so prepared data follows the cache.
+    assert source.unit == "row" and re.fullmatch(r"hf:owner/name:test@\w+", source.identity or "")
+    train = read_source("hf:owner/name", "data.train", tmp_path)  # split defaults to train
+    assert [r.data["text"] for r in train.records] == ["train 0", "train 1", "train 2"]
+    assert read_source("hf:owner/name:test", "data.train", tmp_path).identity == source.identity
+
+
+def test_hub_source_config_and_mapping(tmp_path: Path, tiny_tokenizer: Any, hf_cache: Path) -> None:
+    cache_hub_dataset(
+        hf_cache, "owner/name", "en", {"validation": [conversation(f"Q{i}?") for i in range(5)]}
+    )
+    cache_hub_dataset(hf_cache, "owner/name", "fr", {"validation": [conversation("Pourquoi ?")]})
+    french = read_source("hf:owner/name:validation:fr", "data.train", tmp_path)
+    assert [r.data for r in french.records] == [conversation("Pourquoi ?")]
     spec = DataSpec.model_validate(
         {"train": {"hub": "owner/name", "split": "validation", "config": "en"}, "eval_records": 1}
     )
     assert spec.train == "hf:owner/name:validation:en"
     data = prepare_data(spec.model_copy(update={"seq_length": 64}), tiny_tokenizer)
     assert (data.stats.format, data.stats.records_read) == ("sharegpt", 5)
-    assert calls[-1] == ("owner/name", "en", "validation")
 
 
-def test_hub_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def offline(*_: Any) -> Any:
-        raise ConnectionError("Couldn't reach the Hub")
-
-    _fake_datasets(monkeypatch, offline)
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    with pytest.raises(DataError, match=r"^data\.train: .*'owner/name'.*not in the local cache.*"
-                       r"offline mode is on"):  # fmt: skip
+def test_hub_source_missing_from_the_offline_cache(tmp_path: Path, hf_cache: Path) -> None:
+    missing = r"(?s)^data\.train: .*'owner/name' \(split 'train'\) is not in the local cache.*"
+    with pytest.raises(DataError, match=missing + r"offline mode is on.*load it once with network"):
         read_source("hf:owner/name", "data.train", tmp_path)
-    monkeypatch.setitem(sys.modules, "datasets", None)  # as if not installed
+    cache_hub_dataset(hf_cache, "owner/name", "en", {"train": [{"text": "x"}]})
+    with pytest.raises(DataError, match=missing + r"Available configs in the cache: \['en'\]"):
+        read_source("hf:owner/name::de", "data.train", tmp_path)
+
+
+def test_hub_source_without_the_datasets_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` fail, as if absent
     with pytest.raises(DataError, match=r"needs the optional `datasets` package"):
         read_source("hf:owner/name", "data.train", tmp_path)
 
