@@ -62,12 +62,20 @@ def test_grow_leaves_a_complete_loadable_artifact(
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    code, output = grow(tmp_path, tiny_model_dir, write_data(tmp_path / "d.jsonl"))
+    code, output = grow(
+        tmp_path,
+        tiny_model_dir,
+        write_data(tmp_path / "d.jsonl"),
+        "evaluate.context_cost={lengths: [64, 128]}",
+    )
     assert code == 0, output
     run = only_run(isolated_home)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "completed"
     assert manifest["context"]["engine"] == "yarn"
+    cost = json.loads((run / "eval" / "context_cost_grown.json").read_text())
+    assert [row["length"] for row in cost] == [64, 128]  # for the web app's cost chart
+    assert set(manifest["metrics"]["grown"]["context_cost"]) == {"64", "128"}
     for key in ("base_model", "growth", "data", "train", "metrics", "versions"):
         assert manifest[key], key
     assert manifest["data"]["fingerprint"]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from scaler_wizard.evaluate.context_cost import default_lengths, measure_context_cost
 from scaler_wizard.evaluate.held_out import evaluate_held_out
 from scaler_wizard.evaluate.long_ppl import evaluate_long_documents
 from scaler_wizard.evaluate.needle import run_needle
@@ -92,6 +93,19 @@ def measure(
         if out_dir is not None:
             _write_json(out_dir / f"needle_{which}.json", grid.model_dump(mode="json"))
             plot_needle_heatmap(grid, out_dir / f"needle_{which}.png", title=f"Needle ({which})")
+    cost = spec.context_cost
+    if cost is not None and (which == "grown" or cost.baseline):
+        rows = measure_context_cost(
+            model,
+            cost.lengths or default_lengths(target_length),
+            len(tokenizer),
+            progress=_progress(bus, f"context cost ({which})", "lengths"),
+        )
+        metrics["context_cost"] = {
+            str(r.length): {"latency_s": r.latency_s, "memory_gib": r.memory_gib} for r in rows
+        }
+        if out_dir is not None:
+            _write_json(out_dir / f"context_cost_{which}.json", [r.model_dump() for r in rows])
     bus.emit(EvalCompleted(model=which, metrics=metrics))
     return metrics
 

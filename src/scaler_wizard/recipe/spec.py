@@ -406,6 +406,17 @@ class NeedleSpec(Spec):
         return self
 
 
+class ContextCostSpec(Spec):
+    """What a longer context costs: one forward pass per length, its time and peak memory."""
+
+    lengths: list[int] | None = Field(
+        None,
+        description="Prompt lengths in tokens, measured in increasing order; default: powers "
+        "of two from 1024 up to the target context, and the target.",
+    )
+    baseline: bool = Field(False, description="Also measure the base model.")
+
+
 class EvaluateSpec(Spec):
     """What is measured before and after growth."""
 
@@ -416,6 +427,9 @@ class EvaluateSpec(Spec):
     )
     needle: NeedleSpec | None = Field(
         None, description="Needle-in-a-haystack grid (heatmap); off by default."
+    )
+    context_cost: ContextCostSpec | None = Field(
+        None, description="Latency and peak memory per context length; off by default."
     )
 
 

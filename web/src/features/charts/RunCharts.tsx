@@ -3,7 +3,16 @@ import type { RunEvent } from "@/lib/events";
 import { ContextCostChart } from "./ContextCostChart";
 import { Heatmap } from "./Heatmap";
 import { LineChart } from "./LineChart";
-import { asObject, evalPerplexity, lossBySegment, memoryOverTime, needleGrid, needleGridFromFile, perplexityByLength } from "./shape";
+import {
+  asObject,
+  evalPerplexity,
+  lossBySegment,
+  measuredContextCostFromMetrics,
+  memoryOverTime,
+  needleGrid,
+  needleGridFromFile,
+  perplexityByLength,
+} from "./shape";
 
 interface Props {
   events: readonly RunEvent[];
@@ -39,7 +48,7 @@ export function RunCharts({ events, manifest, needle, needleImage }: Props) {
       ) : (
         <Heatmap title="Needle in a haystack" grid={null} />
       )}
-      <ContextCostChart plan={plan} />
+      <ContextCostChart plan={plan} measured={measuredContextCostFromMetrics(metrics)} />
     </section>
   );
 }

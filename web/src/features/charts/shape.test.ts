@@ -4,6 +4,7 @@ import {
   estimatedContextCost,
   evalPerplexity,
   lossBySegment,
+  measuredContextCostFromMetrics,
   memoryOverTime,
   needleGrid,
   needleGridFromFile,
@@ -100,5 +101,18 @@ describe("chart data shaping", () => {
     expect(scale.ticks.length).toBeGreaterThan(2);
     expect(scale(scale.ticks[0] ?? 0)).toBeCloseTo(0, 6);
     expect(linearScale([5, 5], [0, 10]).ticks.length).toBeGreaterThan(1); // a flat series still draws
+  });
+});
+
+describe("measuredContextCostFromMetrics", () => {
+  it("reads the grown model's per-length costs from the manifest, shortest first", () => {
+    const metrics = {
+      grown: { context_cost: { "2048": { latency_s: 2.5, memory_gib: 1.9 }, "1024": { latency_s: 1.0, memory_gib: 1.2 } } },
+    };
+    expect(measuredContextCostFromMetrics(metrics)).toEqual([
+      { length: 1024, memory_gib: 1.2, latency_s: 1.0, measured: true },
+      { length: 2048, memory_gib: 1.9, latency_s: 2.5, measured: true },
+    ]);
+    expect(measuredContextCostFromMetrics({ grown: {} })).toEqual([]);
   });
 });

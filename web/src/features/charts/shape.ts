@@ -169,6 +169,13 @@ export function measuredContextCost(rows: readonly Json[]): ContextCost[] {
   return out.sort((a, b) => a.length - b.length);
 }
 
+/** The measured costs a run's manifest carries: metrics.grown.context_cost = {length: {...}}. */
+export function measuredContextCostFromMetrics(metrics: JsonObject | null, model = "grown"): ContextCost[] {
+  const table = asObject(asObject(metrics?.[model])?.context_cost);
+  if (!table) return [];
+  return measuredContextCost(Object.entries(table).map(([length, row]) => ({ ...(asObject(row) ?? {}), length: Number(length) })));
+}
+
 export function asObject(value: Json | undefined | null): JsonObject | null {
   return value !== null && value !== undefined && typeof value === "object" && !Array.isArray(value) ? value : null;
 }
