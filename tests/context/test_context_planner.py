@@ -19,8 +19,9 @@ CHOICES = [
     (2048, {"scale": 2.0}, True, ("yarn", 2.0, 4096, None)),
     (2048, {"scale": 1.5}, True, ("yarn", 1.5, 3072, None)),
     (2048, {"target_length": 32768}, True, ("yarn", 16.0, 32768, "progressive stages")),
-    (2048, {"target_length": 4096}, False, ("dynamic", 1.0, 4096, None)),
-    (2048, {"target_length": 3000}, False, ("dynamic", 1.0, 3000, None)),
+    # training-free 2×: YaRN, the best row of docs/BENCHMARKS-context.md
+    (2048, {"target_length": 4096}, False, ("yarn", 2.0, 4096, None)),
+    (2048, {"target_length": 3000}, False, ("yarn", 3000 / 2048, 3000, None)),
     (2048, {"target_length": 8192}, False, ("yarn", 4.0, 8192, "degrades quality")),
     (2048, {"target_length": 16384}, False, ("yarn", 8.0, 16384, "NOT RELIABLE")),
     (
@@ -141,10 +142,10 @@ ERRORS = [
         "context.options",
     ),
     (
-        {"target_length": 16384, "options": {"beta_fast": 16}},
+        {"target_length": 16384, "options": {"low_freq_factor": 1}},
         False,
         "'auto' chose it",
-        "context.options.beta_fast",
+        "context.options.low_freq_factor",
     ),
     (
         {"engine": "none", "options": {"factor": 2}},

@@ -144,11 +144,12 @@ def _choose(engine: str, s: float, will_train: bool) -> tuple[str, list[str], li
         return "yarn", [f"training follows: static YaRN with factor {s:g} (§5.1 step 5)"], []
     if s <= 2:
         why = (
-            f"no training and scale ×{s:g} ≤ 2: Dynamic NTK with factor 1 (the paper's "
-            "s = max(1, ℓ/L)); inputs up to the native length are unchanged and longer ones "
-            "stretch the base just enough (factor = T/L would over-scale to s²−s+1)"
+            f"no training and scale ×{s:g} ≤ 2: static YaRN, the best training-free row measured "
+            "at 2× (SmolLM2-135M at 16k: passkey 2/6 and perplexity 4.89, against Dynamic NTK's "
+            "1/6 and 4.97; docs/BENCHMARKS-context.md), at about 2 % perplexity inside the "
+            "native window"
         )
-        return "dynamic", [why], []
+        return "yarn", [why], []
     return (
         "yarn",
         [
