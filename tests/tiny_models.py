@@ -71,21 +71,58 @@ def build_tiny_model(tokenizer: Any, max_positions: int = 256, layers: int = 2) 
 
 def long_document(name: str) -> Path:
     """A real long document: `shared/data/longdocs/<name>` when the shared data is present,
-    else a long standard-library source file, so tests run on any checkout."""
+    else this project's own documentation (real prose, ~100 kB) under the same file name, its
+    pages in an order that differs per name, so that several names give several documents."""
     shared = SHARED_DATA / "longdocs" / name
     if shared.is_file():
         return shared
+    import hashlib
     import tempfile
 
-    # Without the shared data: this project's own documentation, real prose of ~40 kB.
     root = Path(__file__).resolve().parents[1]
-    text = "\n\n".join(
-        p.read_text() for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))]
-    )
-    fallback = Path(tempfile.gettempdir()) / f"scaler-wizard-longdoc-{len(text)}.md"
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    turn = sum(map(ord, name)) % len(pages)
+    text = "\n\n".join(p.read_text() for p in pages[turn:] + pages[:turn])
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    fallback = Path(tempfile.gettempdir()) / f"scaler-wizard-docs-{digest}" / name
     if not fallback.is_file():
+        fallback.parent.mkdir(parents=True, exist_ok=True)
         fallback.write_text(text)
     return fallback
+
+
+def instruction_records(count: int) -> list[dict[str, Any]]:
+    """Real instruction data (`shared/data/sft_stdlib.jsonl`) when present, else as many
+    distinct, well-formed question/answer chats about Python built-ins."""
+    import json
+
+    shared = SHARED_DATA / "sft_stdlib.jsonl"
+    if shared.is_file():
+        lines = shared.read_text(encoding="utf-8").splitlines()[:count]
+        return [json.loads(line) for line in lines]
+    topics = [
+        ("len", "returns the number of items in a container such as a list, string or dict"),
+        ("zip", "pairs up items from several iterables and stops at the shortest one"),
+        ("sorted", "returns a new sorted list from any iterable, leaving the input unchanged"),
+        ("enumerate", "yields pairs of an index and an item while you loop over an iterable"),
+        ("map", "applies a function to every item of an iterable and yields the results"),
+        ("filter", "keeps only the items for which a function returns a true value"),
+        ("any", "tells whether at least one item of an iterable is true"),
+        ("all", "tells whether every item of an iterable is true, and is true for none"),
+        ("range", "produces an immutable sequence of integers, often used in for loops"),
+        ("reversed", "walks over a sequence from its last item to its first"),
+    ]
+    records = []
+    for i in range(count):
+        name, what = topics[i % len(topics)]
+        question = f"Question {i + 1}: what does the Python built-in `{name}` do?"
+        answer = (
+            f"The built-in `{name}` {what}. It works on any iterable of the right kind, so "
+            f"example {i + 1} shows it together with a short list of numbers."
+        )
+        user = {"role": "user", "content": question}
+        records.append({"messages": [user, {"role": "assistant", "content": answer}]})
+    return records
 
 
 def write_chat_data(path: Path, records: int) -> Path:

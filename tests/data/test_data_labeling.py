@@ -3,7 +3,6 @@ prepare_data with user code, the report and the fingerprint."""
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
@@ -16,7 +15,7 @@ from scaler_wizard.data import DataError, prepare_data, write_data_report
 from scaler_wizard.data.formats import Example, Message
 from scaler_wizard.data.labeling import BUILT_IN_FUNCTIONS, fit_label_model
 from scaler_wizard.recipe.spec import DataSpec
-from tiny_models import SHARED_DATA
+from tiny_models import instruction_records
 
 
 def talk(question: str, answer: str) -> Example:
@@ -120,10 +119,7 @@ BAD_ANSWERS = [
 
 
 def stdlib_records(count: int) -> list[dict[str, Any]]:
-    lines = (SHARED_DATA / "sft_stdlib.jsonl").read_text(encoding="utf-8").splitlines()
-    if not lines:
-        pytest.skip("shared instruction data is not present")
-    return [json.loads(line) for line in lines[:count]]
+    return instruction_records(count)
 
 
 def lf_spec(path: Path, options: dict[str, Any], **extra: Any) -> DataSpec:

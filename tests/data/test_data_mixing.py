@@ -3,7 +3,6 @@ repeats only when allowed, cross-source dedup, the report and the fingerprint.""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from pydantic import ValidationError
 from scaler_wizard.data import DataError, PreparedData, prepare_data
 from scaler_wizard.data.mixing import allocate, mix_size
 from scaler_wizard.recipe.spec import DataSpec
-from tiny_models import SHARED_DATA
+from tiny_models import instruction_records
 
 
 @pytest.mark.parametrize(
@@ -46,10 +45,7 @@ def test_default_mix_size_repeats_nothing(
 
 
 def stdlib_file(folder: Path, count: int) -> Path:
-    lines = (SHARED_DATA / "sft_stdlib.jsonl").read_text(encoding="utf-8").splitlines()
-    if not lines:
-        pytest.skip("shared instruction data is not present")
-    return write_jsonl(folder, [json.loads(line) for line in lines[:count]], "stdlib.jsonl")
+    return write_jsonl(folder, instruction_records(count), "stdlib.jsonl")
 
 
 def arithmetic_file(folder: Path, count: int) -> Path:
