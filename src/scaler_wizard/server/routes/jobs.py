@@ -94,6 +94,19 @@ def cancel_job(
     )
 
 
+def _noted(
+    services: Services,
+    job_id: str,
+    body: NoteBody | None,
+    key: str | None,
+    verb: str,
+    act: Callable[[str, str], Outcome],
+) -> JSONResponse:
+    """An action that takes the request's note (abort, approve, deny)."""
+    note = body.note if body else ""
+    return _act(services, f"{verb} {job_id}", key, note, lambda: act(job_id, note))
+
+
 @router.post("/{job_id}/abort", response_model=ActionResult)
 def abort_job(
     job_id: JobId,
@@ -102,14 +115,7 @@ def abort_job(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Stop for good: deny a waiting gate, stop a running job, or close a paused one."""
-    note = body.note if body else ""
-    return _act(
-        services,
-        f"abort {job_id}",
-        idempotency_key,
-        note,
-        lambda: services.actions.abort(job_id, note),
-    )
+    return _noted(services, job_id, body, idempotency_key, "abort", services.actions.abort)
 
 
 @router.post("/{job_id}/approve", response_model=ActionResult)
@@ -120,14 +126,7 @@ def approve_job(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Let a job waiting at an approval gate continue."""
-    note = body.note if body else ""
-    return _act(
-        services,
-        f"approve {job_id}",
-        idempotency_key,
-        note,
-        lambda: services.actions.approve(job_id, note),
-    )
+    return _noted(services, job_id, body, idempotency_key, "approve", services.actions.approve)
 
 
 @router.post("/{job_id}/deny", response_model=ActionResult)
@@ -138,14 +137,7 @@ def deny_job(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Stop a job waiting at an approval gate; nothing is exported."""
-    note = body.note if body else ""
-    return _act(
-        services,
-        f"deny {job_id}",
-        idempotency_key,
-        note,
-        lambda: services.actions.deny(job_id, note),
-    )
+    return _noted(services, job_id, body, idempotency_key, "deny", services.actions.deny)
 
 
 @router.post("/{job_id}/rollback", response_model=ActionResult)
