@@ -46,3 +46,31 @@ def test_a_run_generates_with_its_base_model(
     assert report["transforms"][0]["details"]["label_functions"][1]["name"] == "short_answer"
     markdown = (run / "data" / "data_report.md").read_text()
     assert "## Synthetic: self-instruct" in markdown and "### Labeling functions" in markdown
+
+
+def test_a_run_trains_on_streamed_rows_kept_in_the_cache(
+    tmp_path: Path, tiny_model_dir: Path, isolated_home: Path
+) -> None:
+    records = [chat(f"Name a colour ({i}).", f"Colour number {i} is blue.") for i in range(240)]
+    data = write_jsonl(tmp_path, records)
+    settings = [
+        f"model.source={tiny_model_dir}",
+        f"data.train={data}",
+        "data.seq_length=128",
+        "data.streaming={shard_records: 100}",
+        "data.max_records=220",
+        "data.transforms=[{name: dedup_exact}]",
+        "train.steps=3",
+    ]
+    argv = ["grow", "tiny-cpu", "--quiet", *(x for s in settings for x in ("--set", s))]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    (run,) = [p for p in (isolated_home / "runs").iterdir() if p.is_dir()]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    cached = list((isolated_home / "data-cache").iterdir())
+    assert [p.name for p in cached] == [manifest["data"]["fingerprint"]]
+    report = json.loads((run / "data" / "data_report.json").read_text())
+    assert report["streaming"]["shards"] == 3
+    assert report["streaming"]["rows_folder"] == str(cached[0])
+    assert "## Streaming" in (run / "data" / "data_report.md").read_text()

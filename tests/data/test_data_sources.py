@@ -67,7 +67,7 @@ def test_folder_of_text_files_is_split_per_file(tmp_path: Path) -> None:
     (folder / ".hidden.txt").write_text("secret", encoding="utf-8")
     (folder / "image.png").write_bytes(b"\x89PNG")
     (folder / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin1\.txt: not UTF-8"):
+    with pytest.raises(DataError, match=r"latin1\.txt line 1: not UTF-8"):
         read_source("docs", "data.train", tmp_path)
     source = read_source("docs", "data.train", tmp_path, on_error="skip")
     texts = [(r.path.name if r.path else None, r.line, r.data["text"]) for r in source.records]

@@ -58,7 +58,7 @@ class DataStats:
 class PreparedData:
     """Rows ready for `collate_rows`; `fingerprint` changes whenever the rows could."""
 
-    train_rows: list[PackedRow]
+    train_rows: Sequence[PackedRow]  # a list, or rows memory-mapped from disk (streaming)
     eval_rows: list[PackedRow]
     fingerprint: str
     stats: DataStats
@@ -100,6 +100,13 @@ def prepare_data(
     root = base_dir if base_dir is not None else Path.cwd()
     registry = transforms if transforms is not None else default_transforms()
     validate_transforms(spec.transforms, registry)  # a typo fails before any reading
+    if spec.streaming is not None:
+        # Imported here: the streaming path builds on this module's steps.
+        from scaler_wizard.data.streaming import prepare_streamed
+
+        return prepare_streamed(
+            spec, tokenizer, root=root, registry=registry, model=model, progress=progress
+        )
     counter = _TokenCounter(tokenizer)
     loads = _read_sources(spec, root)
     files: dict[str | None, RecordFile] = {x.label: x.source for x in loads}
@@ -173,7 +180,7 @@ def prepare_data(
         stats.to_dict(),
         [(x.source, x.format) for x in all_loads],
         [(train_field, step) for step in steps] + [("data.eval", step) for step in eval_steps],
-        train_tok,
+        [len(t.input_ids) for t in train_tok],
         train_examples,
         extras=_report_extras(split.mixed, synthetic.report, train_examples, generated),
     )

@@ -52,6 +52,8 @@ def fingerprint(spec: DataSpec, tokenizer: Any, files: Sequence[Path | str]) -> 
         # The template decides the token stream of every conversation.
         "chat_template": getattr(tokenizer, "chat_template", None),
     }
+    if spec.streaming is not None:  # shards change packing and the held-out split
+        settings["streaming"] = spec.streaming.model_dump(exclude={"cache_dir"})
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 

@@ -13,11 +13,12 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from scaler_wizard.data.errors import DataError
-from scaler_wizard.data.formats import Example
 from scaler_wizard.recipe.spec import MixSpec
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,17 @@ def mix_size(available: Sequence[int], weights: Sequence[float]) -> int:
 
 
 def mix_sources(
-    parts: Sequence[tuple[str, float, Sequence[Example]]], spec: MixSpec, seed: int
-) -> tuple[list[Example], list[MixedSource]]:
-    """(name, weight, examples) per source → the mixed examples and what each contributed."""
+    parts: Sequence[tuple[str, float, Sequence[T]]], spec: MixSpec, seed: int
+) -> tuple[list[T], list[MixedSource]]:
+    """(name, weight, examples) per source → the mixed examples and what each contributed.
+
+    Items are usually examples; streamed data mixes packed rows (see `streaming.py`).
+    """
     weights = [w for _, w, _ in parts]
     available = [len(examples) for _, _, examples in parts]
     size = spec.records if spec.records is not None else mix_size(available, weights)
     counts = allocate(size, weights)
-    mixed: list[Example] = []
+    mixed: list[T] = []
     report: list[MixedSource] = []
     for index, ((name, weight, examples), count) in enumerate(zip(parts, counts, strict=True)):
         if count > len(examples) and not spec.replacement:
@@ -83,7 +87,7 @@ def mix_sources(
     return mixed, report
 
 
-def _sample(examples: Sequence[Example], count: int, rng: random.Random) -> list[Example]:
+def _sample(examples: Sequence[T], count: int, rng: random.Random) -> list[T]:
     if not examples:
         return []
     passes, rest = divmod(count, len(examples))

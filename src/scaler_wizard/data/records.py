@@ -6,8 +6,9 @@ produce the same `RecordFile`, so formats and transforms never care where record
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from dataclasses import field as dataclass_field
 from pathlib import Path
@@ -96,10 +97,33 @@ def read_records(
     log = SkipLog(on_error)
     if suffix == ".jsonl":
         return RecordFile(path, field, tuple(_jsonl(path, field, log)), skips=log)
-    text = read_text(path, field)
     if suffix == ".json":
+        text = read_text(path, field)
         return RecordFile(path, field, tuple(_json_list(text, path, field, log)), "item", log)
-    return RecordFile(path, field, tuple(text_records(text, text_chunk_chars)), skips=log)
+    return RecordFile(
+        path, field, tuple(text_file_records(path, field, text_chunk_chars)), skips=log
+    )
+
+
+def iter_records(
+    path: Path, field: str, log: SkipLog, *, text_chunk_chars: int = TEXT_CHUNK_CHARS
+) -> tuple[str, Iterator[RawRecord]]:
+    """(unit, records read lazily) of a JSONL or text file: memory stays bounded by a record.
+
+    A `.json` file is one value and cannot be read in parts: it is refused here.
+    """
+    suffix = path.suffix.lower()
+    check_file(path, field)
+    if suffix == ".jsonl":
+        return "line", _jsonl(path, field, log)
+    if suffix in TEXT_SUFFIXES:
+        return "line", text_file_records(path, field, text_chunk_chars)
+    raise DataError(
+        f"a {suffix or '(no suffix)'} file cannot be streamed (a .json file is one list, read "
+        "whole); convert it to JSONL (one object per line) or turn data.streaming off",
+        field=field,
+        path=path,
+    )
 
 
 def check_file(path: Path, field: str) -> None:
@@ -117,8 +141,30 @@ def read_text(path: Path, field: str) -> str:
 
 
 def text_records(text: str, max_chars: int, path: Path | None = None) -> Iterator[RawRecord]:
-    for line, chunk in _text_chunks(text, max_chars):
+    for line, chunk in _text_chunks(text.splitlines(), max_chars):
         yield RawRecord({"text": chunk}, line, path)
+
+
+def text_file_records(
+    path: Path, field: str, max_chars: int, inner: Path | None = None
+) -> Iterator[RawRecord]:
+    """A text file's chunks, read line by line: a file larger than memory is never held whole.
+
+    `inner` marks records of a file inside a folder source.
+    """
+    for line, chunk in _text_chunks(_text_lines(path, field), max_chars):
+        yield RawRecord({"text": chunk}, line, inner)
+
+
+def _text_lines(path: Path, field: str) -> Iterator[str]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                message = f"not UTF-8 text (byte {exc.start} of the line)"
+                raise DataError(message, field=field, path=path, line=number) from exc
+            yield text.rstrip("\r\n")
 
 
 def _jsonl(path: Path, field: str, log: SkipLog) -> Iterator[RawRecord]:
@@ -175,28 +221,26 @@ def _json_list(text: str, path: Path, field: str, log: SkipLog) -> Iterator[RawR
         yield RawRecord(item, index)
 
 
-def _text_chunks(text: str, max_chars: int) -> list[tuple[int, str]]:
+def _text_chunks(lines: Iterable[str], max_chars: int) -> Iterator[tuple[int, str]]:
     """Blank-line separated paragraphs, grouped in order into chunks of at most ~max_chars."""
-    chunks: list[tuple[int, str]] = []
     start, current = 0, ""
-    for line, para in _paragraphs(text, max_chars):
+    for line, para in _paragraphs(lines, max_chars):
         if current and len(current) + 2 + len(para) > max_chars:
-            chunks.append((start, current))
+            yield start, current
             current = ""
         if not current:
             start, current = line, para
         else:
             current = f"{current}\n\n{para}"
     if current:
-        chunks.append((start, current))
-    return chunks
+        yield start, current
 
 
-def _paragraphs(text: str, max_chars: int) -> Iterator[tuple[int, str]]:
+def _paragraphs(lines_in: Iterable[str], max_chars: int) -> Iterator[tuple[int, str]]:
     """(first line, paragraph); paragraphs longer than max_chars are cut at line ends."""
     lines: list[str] = []
     first = 0
-    for number, raw in enumerate([*text.splitlines(), ""], start=1):
+    for number, raw in enumerate(itertools.chain(lines_in, [""]), start=1):
         if raw.strip():
             if not lines:
                 first = number

@@ -56,9 +56,20 @@ class DataReport:
     mix: list[dict[str, Any]] = field(default_factory=list)  # MixedSource per data.sources entry
     synthetic: dict[str, Any] = field(default_factory=dict)  # per generator: counts, samples
     tags: dict[str, dict[str, int]] = field(default_factory=dict)  # train examples by tag
+    # Streamed data: shards read, and how many examples `token_lengths` is a sample of.
+    streaming: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataReport:
+        """The report as `to_dict` wrote it (a cached data preparation is reported again)."""
+        examples = [
+            RenderedExample(e["line"], [Segment(**s) for s in e["segments"]])
+            for e in data["examples"]
+        ]
+        return cls(**{**data, "examples": examples})
 
 
 def render_tokens(tokenizer: Any, tokenized: TokenizedExample) -> list[Segment]:
@@ -84,23 +95,28 @@ def build_report(
     stats: dict[str, Any],
     loads: Sequence[tuple[RecordFile, str]],
     steps: Sequence[tuple[str, TransformStep]],
-    train_tok: Sequence[TokenizedExample],
+    token_lengths: Sequence[int],
     shown: Sequence[Example] = (),
     extras: dict[str, Any] | None = None,
+    *,
+    records: Sequence[int] | None = None,
 ) -> DataReport:
     """`loads`: each source read and its format; `steps`: (which split, step) in order;
-    `extras`: the optional `mix`, `synthetic` and `tags` sections."""
+    `token_lengths`: of the train examples as packed; `extras`: the optional `mix`,
+    `synthetic`, `tags` and `streaming` sections; `records`: per source, when `loads` holds
+    only a part of it (a streamed source's first shard)."""
+    counts = records if records is not None else [len(source.records) for source, _ in loads]
     sources = [
         {
             "field": source.field,
             "source": str(source.path),
             "format": fmt,
             "unit": source.unit,
-            "records": len(source.records),
+            "records": count,
             "skipped": source.skips.count,
             "skipped_samples": [asdict(bad) for bad in source.skips.samples],
         }
-        for source, fmt in loads
+        for (source, fmt), count in zip(loads, counts, strict=True)
     ]
     examples = [
         RenderedExample(
@@ -115,7 +131,7 @@ def build_report(
         stats=stats,
         seq_length=spec.seq_length,
         split_turns=spec.split_turns,
-        token_lengths=[len(t.input_ids) for t in train_tok],
+        token_lengths=list(token_lengths),
         examples=examples,
         **(extras or {}),
     )
@@ -191,11 +207,22 @@ def render_markdown(report: DataReport) -> str:
     else:
         lines.append("No transforms in the recipe.")
     lines += render_mix(report) + render_synthetic(report) + render_tags(report)
+    if report.streaming:
+        lines += [
+            "",
+            "## Streaming",
+            "",
+            f"Read in {report.streaming['shards']} shard(s) of up to "
+            f"{report.streaming['shard_records']} records; packed rows kept on disk in "
+            f"`{report.streaming['rows_folder']}`.",
+        ]
     lengths = report.token_lengths
     lines += ["", "## Token lengths", "", "![token lengths](token_lengths.png)", ""]
     if lengths:
+        sampled = report.streaming.get("token_lengths_of")
+        of = f" (a uniform sample of {sampled} streamed)" if sampled else ""
         lines.append(
-            f"{len(lengths)} train examples: min {min(lengths)}, median "
+            f"{len(lengths)} train examples{of}: min {min(lengths)}, median "
             f"{statistics.median(lengths):g}, max {max(lengths)}; truncated (all splits): "
             f"{report.stats.get('truncated', 0)}."
         )

@@ -7,9 +7,11 @@ the bad-line policy and transforms work the same whatever the source.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,9 @@ from scaler_wizard.data.records import (
     RecordFile,
     SkipLog,
     check_file,
+    iter_records,
     read_records,
-    read_text,
-    text_records,
+    text_file_records,
 )
 
 HUB_PREFIX = "hf:"
@@ -75,6 +77,30 @@ def check_source(name: str, field: str, root: Path | None = None) -> str:
     return str(where.resolve())
 
 
+@dataclass
+class SourceStream:
+    """A source opened for reading: its records come lazily, one at a time.
+
+    `skips` fills up as records are read; `shards` cuts the stream into `RecordFile`s of a
+    bounded size, so the rest of the data layer works on a part exactly as on a whole file.
+    """
+
+    path: Path
+    field: str
+    unit: str
+    skips: SkipLog
+    records: Iterator[RawRecord]
+    identity: str | None = None
+
+    def collect(self) -> RecordFile:
+        records = tuple(self.records)
+        return RecordFile(self.path, self.field, records, self.unit, self.skips, self.identity)
+
+    def shards(self, size: int) -> Iterator[RecordFile]:
+        while chunk := tuple(itertools.islice(self.records, size)):
+            yield RecordFile(self.path, self.field, chunk, self.unit, self.skips, self.identity)
+
+
 def read_source(
     name: str,
     field: str,
@@ -87,13 +113,38 @@ def read_source(
     where = resolve_source(name, root)
     if isinstance(where, str):
         return read_hub(where, field, on_error=on_error)
+    suffix = where.suffix.lower()
+    if suffix == ".json" and not where.is_dir():
+        return read_records(where, field, text_chunk_chars=text_chunk_chars, on_error=on_error)
+    return open_source(
+        name, field, root, on_error=on_error, text_chunk_chars=text_chunk_chars
+    ).collect()
+
+
+def open_source(
+    name: str,
+    field: str,
+    root: Path,
+    *,
+    on_error: OnError = "fail",
+    text_chunk_chars: int = TEXT_CHUNK_CHARS,
+) -> SourceStream:
+    """`name` opened for streaming: every kind of source but a `.json` list (read whole)."""
+    where = resolve_source(name, root)
+    log = SkipLog(on_error)
+    if isinstance(where, str):
+        hub = read_hub(where, field, on_error=on_error, lazy=True)
+        return SourceStream(hub.path, field, "row", log, _hub_rows(hub), hub.identity)
     if where.is_dir():
-        return read_folder(where, field, on_error=on_error, text_chunk_chars=text_chunk_chars)
+        records = _folder_records(where, field, log, text_chunk_chars)
+        return SourceStream(where, field, "line", log, records)
     suffix = where.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        return read_csv(where, field, on_error=on_error)
+        check_file(where, field)
+        return SourceStream(where, field, "line", log, _csv_records(where, field, log))
     if suffix == ".parquet":
-        return read_parquet(where, field, on_error=on_error)
+        check_file(where, field)
+        return SourceStream(where, field, "row", log, _parquet_records(where, field, log))
     if suffix not in SUFFIXES:
         raise DataError(
             f"unsupported file type {suffix or '(none)'!r}; use one of {', '.join(ALL_SUFFIXES)}, "
@@ -101,7 +152,8 @@ def read_source(
             field=field,
             path=where,
         )
-    return read_records(where, field, text_chunk_chars=text_chunk_chars, on_error=on_error)
+    unit, records = iter_records(where, field, log, text_chunk_chars=text_chunk_chars)
+    return SourceStream(where, field, unit, log, records)
 
 
 def read_folder(
@@ -113,24 +165,33 @@ def read_folder(
 ) -> RecordFile:
     """Every .txt/.md file under `folder` (sorted, hidden ones left out), split like one file."""
     log = SkipLog(on_error)
-    records: list[RawRecord] = []
+    records = tuple(_folder_records(folder, field, log, text_chunk_chars))
+    return RecordFile(folder, field, records, skips=log)
+
+
+def _folder_records(
+    folder: Path, field: str, log: SkipLog, text_chunk_chars: int
+) -> Iterator[RawRecord]:
     for path in sorted(folder.rglob("*")):
         hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
         if hidden or not path.is_file() or path.suffix.lower() not in TEXT_SUFFIXES:
             continue
         try:
-            records.extend(text_records(read_text(path, field), text_chunk_chars, path))
+            # A file is read whole before its chunks go on: a bad byte skips the whole file.
+            yield from list(text_file_records(path, field, text_chunk_chars, path))
         except DataError as exc:
             log.handle(exc)
-    return RecordFile(folder, field, tuple(records), skips=log)
 
 
 def read_csv(path: Path, field: str, *, on_error: OnError = "fail") -> RecordFile:
     """One record per row, keyed by the header; JSON text in messages/conversations is decoded."""
     check_file(path, field)
     log = SkipLog(on_error)
+    return RecordFile(path, field, tuple(_csv_records(path, field, log)), skips=log)
+
+
+def _csv_records(path: Path, field: str, log: SkipLog) -> Iterator[RawRecord]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    records: list[RawRecord] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle, delimiter=delimiter)
@@ -138,23 +199,26 @@ def read_csv(path: Path, field: str, *, on_error: OnError = "fail") -> RecordFil
             for row in reader:
                 record = _table_row(dict(row), path, field, start, "line", log)
                 if record is not None:
-                    records.append(record)
+                    yield record
                 start = reader.line_num + 1  # a quoted cell may span lines
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text (byte {exc.start})", field=field, path=path) from exc
     except csv.Error as exc:
         raise DataError(f"invalid CSV ({exc})", field=field, path=path) from exc
-    return RecordFile(path, field, tuple(records), skips=log)
 
 
 def read_parquet(path: Path, field: str, *, on_error: OnError = "fail") -> RecordFile:
     """One record per row, read in batches so a large file is never decoded at once."""
+    check_file(path, field)
+    log = SkipLog(on_error)
+    records = tuple(_parquet_records(path, field, log))
+    return RecordFile(path, field, records, unit="row", skips=log)
+
+
+def _parquet_records(path: Path, field: str, log: SkipLog) -> Iterator[RawRecord]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    check_file(path, field)
-    log = SkipLog(on_error)
-    records: list[RawRecord] = []
     try:
         rows = pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS)
         index = 0
@@ -163,10 +227,9 @@ def read_parquet(path: Path, field: str, *, on_error: OnError = "fail") -> Recor
                 index += 1
                 record = _table_row(row, path, field, index, "row", log)
                 if record is not None:
-                    records.append(record)
+                    yield record
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"cannot read Parquet ({exc})", field=field, path=path) from exc
-    return RecordFile(path, field, tuple(records), unit="row", skips=log)
 
 
 def _table_row(
@@ -192,8 +255,13 @@ def _table_row(
     return RawRecord(row, line)
 
 
-def read_hub(name: str, field: str, *, on_error: OnError = "fail") -> RecordFile:
-    """A Hugging Face dataset through `datasets` (optional), using its cache when offline."""
+def read_hub(
+    name: str, field: str, *, on_error: OnError = "fail", lazy: bool = False
+) -> RecordFile:
+    """A Hugging Face dataset through `datasets` (optional), using its cache when offline.
+
+    `lazy`: no records are copied; the dataset (Arrow, memory-mapped) is kept for `_hub_rows`.
+    """
     dataset_name, split, config = parse_hub(name)
     try:
         import datasets
@@ -207,9 +275,22 @@ def read_hub(name: str, field: str, *, on_error: OnError = "fail") -> RecordFile
         loaded = datasets.load_dataset(dataset_name, config, split=split)
     except Exception as exc:  # datasets raises many types; all mean "not available here"
         raise DataError(_hub_failure(dataset_name, split, exc), field=field) from exc
-    records = tuple(RawRecord(dict(row), index) for index, row in enumerate(_rows(loaded), 1))
     identity = f"{name}@{getattr(loaded, '_fingerprint', '')}"  # changes when the data does
+    if lazy:
+        return _LazyHub(Path(name), field, (), "row", SkipLog(on_error), identity, loaded)
+    records = tuple(RawRecord(dict(row), index) for index, row in enumerate(_rows(loaded), 1))
     return RecordFile(Path(name), field, records, "row", SkipLog(on_error), identity)
+
+
+@dataclass(frozen=True)
+class _LazyHub(RecordFile):
+    dataset: Any = None
+
+
+def _hub_rows(hub: RecordFile) -> Iterator[RawRecord]:
+    dataset = hub.dataset if isinstance(hub, _LazyHub) else hub.records
+    for index, row in enumerate(_rows(dataset), 1):
+        yield RawRecord(dict(row), index)
 
 
 def _rows(loaded: Any) -> Iterator[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from scaler_wizard.recipe.spec_base import Spec
 
@@ -144,6 +144,24 @@ class SyntheticSpec(Spec):
     seed: int | None = Field(None, description="Seed for sampling; default: data.seed.")
 
 
+class StreamingSpec(Spec):
+    """Data larger than memory: read in shards, packed rows kept on disk (memory-mapped).
+
+    Each shard goes through conversion, transforms, tokenizing and packing on its own;
+    dedup remembers every earlier shard, labeling functions fit their label model on the
+    first shard. The held-out split comes from the first shard of each source (or from
+    `data.eval`). Several sources are mixed by packed rows. The rows are cached by the data
+    fingerprint under the workspace's data-cache/, so unchanged data is processed once.
+    """
+
+    shard_records: int = Field(
+        10_000, ge=100, description="Records read, transformed and packed together."
+    )
+    cache_dir: str | None = Field(
+        None, description="Where packed rows are kept; default: <workspace>/data-cache."
+    )
+
+
 class DataSpec(Spec):
     """Training data: its source, format, transforms, the held-out split and packing."""
 
@@ -185,6 +203,19 @@ class DataSpec(Spec):
     seq_length: int = Field(512, ge=16, description="Tokens per packed training row.")
     packing: bool = Field(True, description="Pack records into rows (positions reset per record).")
     seed: int = Field(0, description="Seed of the split, the mix, synthetic data and row order.")
+    streaming: StreamingSpec | None = Field(
+        None,
+        description="Stream sources larger than memory (`true` or {shard_records: N}); "
+        "off: everything is read and packed in memory.",
+    )
+
+    @field_validator("streaming", mode="before")
+    @classmethod
+    def _streaming_switch(cls, value: Any) -> Any:
+        """`streaming: true` means the default settings, `false` means off."""
+        if value is True:
+            return {}
+        return None if value is False else value
 
     @model_validator(mode="before")
     @classmethod

@@ -72,10 +72,18 @@ class LabelFunctionsOptions(BaseModel):
 def label_functions(
     examples: Sequence[Example], options: LabelFunctionsOptions, context: TransformContext
 ) -> TransformOutput:
-    resolved = _resolve_all(options.functions, context)
+    if "functions" not in context.state:
+        context.state["functions"] = _resolve_all(options.functions, context)
+    resolved: list[ResolvedFunction] = context.state["functions"]
     votes = [_votes(example, resolved, options) for example in examples]
-    classes = (KEEP, DROP) if options.mode == "filter" else _labels_seen(votes)
-    model = fit_label_model(votes, len(resolved), classes, prior_accuracy=options.prior_accuracy)
+    if "model" not in context.state:
+        # A streamed source's first shard fits the label model; later shards reuse it, so
+        # every record is judged by the same learned accuracies.
+        classes = (KEEP, DROP) if options.mode == "filter" else _labels_seen(votes)
+        context.state["model"] = fit_label_model(
+            votes, len(resolved), classes, prior_accuracy=options.prior_accuracy
+        )
+    model: FittedModel = context.state["model"]
     decisions = [model.decide(v) for v in votes]
     out = TransformOutput([], [], _details(resolved, votes, decisions, model, options))
     for example, vote, decision in zip(examples, votes, decisions, strict=True):

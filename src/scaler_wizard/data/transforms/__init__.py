@@ -7,6 +7,7 @@ one-line summary. `run_transforms` applies a recipe's list and records every ste
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -119,15 +120,24 @@ def run_transforms(
     registry: Registry[Any],
     context: TransformContext,
     field: str = "data.transforms",
+    states: list[dict[str, Any]] | None = None,
+    allow_empty: bool = False,
 ) -> tuple[list[Example], list[TransformStep]]:
-    """Apply the steps in order; raise, naming the step, if one leaves no record at all."""
+    """Apply the steps in order; raise, naming the step, if one leaves no record at all.
+
+    `states`: one dict per step that outlives this call, so the shards of a streamed source
+    are deduplicated against each other (see `TransformContext.state`). `allow_empty`: a
+    shard may lose every record (the caller checks the whole stream instead).
+    """
     current = list(examples)
     log: list[TransformStep] = []
+    if states is None:
+        states = [{} for _ in specs]
     for index, ((impl, options), spec) in enumerate(
         zip(validate_transforms(specs, registry, field), specs, strict=True)
     ):
         try:
-            output = impl(current, options, context)
+            output = impl(current, options, replace(context, state=states[index]))
         except OptionError as exc:
             where = f"{field}[{index}]"
             raise DataError(
@@ -135,7 +145,7 @@ def run_transforms(
             ) from exc
         step = record_step(spec.name, options.model_dump(), len(current), output)
         log.append(step)
-        if current and not output.kept:
+        if current and not output.kept and not allow_empty:
             reasons = ", ".join(f"{why}: {n}" for why, n in step.reasons.items())
             raise DataError(
                 f"transform {spec.name!r} removed every remaining record "

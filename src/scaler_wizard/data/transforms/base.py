@@ -33,6 +33,9 @@ class TransformContext:
     count_tokens: Callable[[Example], int]
     seed: int = 0
     base_dir: Path = field(default_factory=Path.cwd)
+    # A step's memory across calls when data is streamed in shards (dedup's seen records, a
+    # fitted label model); fresh for every call otherwise.
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,16 @@ def dedup_exact(
     examples: Sequence[Example], options: DedupExactOptions, context: TransformContext
 ) -> TransformOutput:
     """The first of each group of records equal after normalisation is kept."""
-    seen: dict[str, int] = {}
+    # 16 bytes of sha256 per kept record: small enough to remember a streamed corpus.
+    seen: set[bytes] = context.state.setdefault("seen", set())
     out = TransformOutput([], [])
     for example in examples:
         text = normalise(_key_text(example, options.role), options.ignore_case)
-        key = hashlib.sha256(text.encode()).hexdigest()
+        key = hashlib.sha256(text.encode()).digest()[:16]
         if key in seen:
             out.dropped.append((example, "exact duplicate"))
         else:
-            seen[key] = example.line
+            seen.add(key)
             out.kept.append(example)
     return out
 
@@ -82,10 +83,12 @@ def dedup_near(
     """LSH finds candidates; the MinHash estimate confirms, so LSH's false positives stay."""
     from datasketch import MinHash, MinHashLSH
 
-    lsh = MinHashLSH(threshold=options.threshold, num_perm=options.num_perm)
-    kept_hashes: dict[str, Any] = {}
+    if "lsh" not in context.state:
+        context.state["lsh"] = MinHashLSH(threshold=options.threshold, num_perm=options.num_perm)
+    lsh = context.state["lsh"]
+    kept_hashes: dict[str, Any] = context.state.setdefault("kept", {})
     out = TransformOutput([], [])
-    for index, example in enumerate(examples):
+    for example in examples:
         minhash = MinHash(num_perm=options.num_perm, seed=MINHASH_SEED)
         minhash.update_batch(sorted(shingles(example_text(example, options.role), options.ngram)))
         similar = [
@@ -96,7 +99,7 @@ def dedup_near(
         if similar:
             out.dropped.append((example, "near duplicate"))
             continue
-        key = str(index)
+        key = str(len(kept_hashes))
         lsh.insert(key, minhash)
         kept_hashes[key] = minhash
         out.kept.append(example)
