@@ -220,6 +220,83 @@ def _results(manifest: Mapping[str, Any]) -> str | None:
     return "## Results\n\n" + _table(["Metric", "Base", "Grown", "Δ (grown − base)"], rows)
 
 
+def _chat_quality(manifest: Mapping[str, Any]) -> str | None:
+    """Per-turn loss, template adherence and the judged comparison (evaluate.multi_turn)."""
+    metrics = manifest.get("metrics") or {}
+    base, grown = metrics.get("base") or {}, metrics.get("grown") or {}
+    if "multi_turn_loss" not in grown and "judged_win_rate" not in grown:
+        return None
+    rows: list[list[Any]] = []
+    if "multi_turn_loss" in base or "multi_turn_loss" in grown:
+        rows.append(
+            [
+                "Loss, all assistant turns",
+                _number(base.get("multi_turn_loss"), 4),
+                _number(grown.get("multi_turn_loss"), 4),
+            ]
+        )
+    turns_base = (base.get("multi_turn") or {}).get("loss_by_turn") or {}
+    turns_grown = (grown.get("multi_turn") or {}).get("loss_by_turn") or {}
+    for turn in sorted({*turns_base, *turns_grown}, key=int):
+        rows.append(
+            [
+                f"Loss, assistant turn {turn}",
+                _number(turns_base.get(turn), 4),
+                _number(turns_grown.get(turn), 4),
+            ]
+        )
+    for label, key in (
+        ("Replies that end their turn", "template_stop_rate"),
+        ("Replies that leak template text", "template_leak_rate"),
+    ):
+        if key in base or key in grown:
+            rows.append([label, _percent(base.get(key)), _percent(grown.get(key))])
+    lines = ["## Multi-turn chat", ""]
+    if rows:
+        lines += [
+            "Held-out conversations, loss in nats per reply token; replies generated greedily.",
+            "",
+            _table(["Metric", "Base", "Grown"], rows),
+        ]
+    judged = grown.get("judged") or {}
+    if grown.get("judged_win_rate") is not None:
+        total = sum(int(judged.get(k) or 0) for k in ("grown_wins", "base_wins", "ties"))
+        lines += [
+            "",
+            f"Judged on {total} fixed prompts (both answer orders): grown wins "
+            f"{judged.get('grown_wins', '–')}, base wins {judged.get('base_wins', '–')}, ties "
+            f"{judged.get('ties', '–')}; win rate {_percent(grown['judged_win_rate'])} "
+            "(ties count half). Answers side by side: `eval/judged_comparison_grown.md`.",
+        ]
+    return "\n".join(lines)
+
+
+def _lm_eval(manifest: Mapping[str, Any]) -> str | None:
+    """Scores of `scaler-wizard eval RUN --lm-eval TASK` (EleutherAI's harness)."""
+    recorded = manifest.get("lm_eval") or {}
+    tasks = recorded.get("tasks") or {}
+    if not tasks:
+        return None
+    rows: list[list[Any]] = []
+    for task in sorted(tasks):
+        scores = tasks[task] or {}
+        for metric in sorted(k for k in scores if not k.endswith("_stderr")):
+            value, error = scores[metric], scores.get(f"{metric}_stderr")
+            shown = _number(value, 4) + (f" ± {error:.4f}" if error is not None else "")
+            rows.append([task, metric, shown])
+    facts = [f"lm-eval {recorded.get('lm_eval_version', '?')}"]
+    if recorded.get("limit") is not None:
+        facts.append(f"at most {recorded['limit']} documents per task")
+    if recorded.get("file"):
+        facts.append(f"details in `{recorded['file']}`")
+    return (
+        "## lm-eval scores\n\n"
+        + "; ".join(facts)
+        + ".\n\n"
+        + _table(["Task", "Metric", "Score"], rows)
+    )
+
+
 def _usage(files: list[str], exports: Mapping[str, Any]) -> str:
     if exports.get("merged_skipped"):
         return "\n".join(
@@ -286,6 +363,8 @@ def render_model_card(manifest: Mapping[str, Any], *, files: Iterable[str] | Non
         _data(manifest),
         _training(manifest),
         _results(manifest),
+        _chat_quality(manifest),
+        _lm_eval(manifest),
         _usage(listed, manifest.get("exports") or {}),
         _files(listed),
         _versions(manifest),

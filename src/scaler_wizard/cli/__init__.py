@@ -127,33 +127,55 @@ def grow(
     """Run a recipe end to end and leave an artifact in the workspace.
 
     SIGTERM or Ctrl-C saves a checkpoint and pauses (exit code 3); `--resume RUN` continues.
+    Under `torchrun --nproc_per_node N -m scaler_wizard.cli grow ...` (or `accelerate launch
+    --multi_gpu`) the N processes train data-parallel; rank 0 writes the run and speaks.
     """
     from scaler_wizard.cli.render import render_outcome
     from scaler_wizard.pipeline import PhaseFailed, ResumeError, resume_pipeline, run_pipeline
+    from scaler_wizard.pipeline.launch import PeerFailed, join_launch
+    from scaler_wizard.train.parallel import UnsupportedLaunch
 
     if (recipe is None) == (resume is None):
         _fail("give a recipe to start a run, or --resume RUN to continue one (not both)")
+    try:
+        launch = join_launch()  # this process's place under a launcher; else the only one
+    except UnsupportedLaunch as exc:
+        _fail(str(exc))
     errors: tuple[type[BaseException], ...] = (*_user_errors(), ResumeError, FileNotFoundError)
+    outcome, code, message = None, 0, ""
+    error: BaseException | None = None
     try:
         if resume is not None:
             if set_:
                 _fail("--set cannot change a run being resumed; its recipe.yaml is used as is")
-            outcome = resume_pipeline(resume, console=not quiet)
+            outcome = resume_pipeline(resume, console=not quiet, launch=launch)
         else:
-            outcome = run_pipeline(_load(recipe or "", set_), console=not quiet)
+            outcome = run_pipeline(_load(recipe or "", set_), console=not quiet, launch=launch)
+    except PeerFailed as exc:  # rank 0 failed and says why; this process just stops
+        error, code = exc, 1
     except errors as exc:
-        _fail(str(exc))
+        error, code, message = exc, 2, str(exc)
     except PhaseFailed as exc:
-        user = isinstance(exc.error, _user_errors())
-        _fail(
-            f"{exc.phase} failed: {exc.error}\n  the run folder keeps its logs; the artifact is "
-            "marked failed in manifest.json",
-            2 if user else 1,
-        )
-    render_outcome(out, outcome.run.path, outcome.manifest)
-    if outcome.status == "paused":
-        out.print(f"paused: continue with `scaler-wizard grow --resume {outcome.run.run_id}`")
-        raise typer.Exit(PAUSED_EXIT_CODE)
+        error, code = exc, 2 if isinstance(exc.error, _user_errors()) else 1
+        if not isinstance(exc.error, PeerFailed):
+            message = (
+                f"{exc.phase} failed: {exc.error}\n  the run folder keeps its logs; the "
+                "artifact is marked failed in manifest.json"
+            )
+    except BaseException as exc:  # anything else ends this process as it always did
+        launch.finish(1, exc)
+        raise
+    if outcome is not None and outcome.status == "paused":
+        code = PAUSED_EXIT_CODE
+    code = launch.finish(code, error)  # every process in step with rank 0 exits like it
+    if message:
+        _fail(message, code)
+    if outcome is not None and launch.is_main:
+        render_outcome(out, outcome.run.path, outcome.manifest)
+        if outcome.status == "paused":
+            out.print(f"paused: continue with `scaler-wizard grow --resume {outcome.run.run_id}`")
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("eval")
@@ -186,26 +208,69 @@ def evaluate(
         str | None, typer.Option(help="Needle depths in percent: 0,25,50,75,100 (default).")
     ] = None,
     needle_trials: Annotated[int, typer.Option(min=1, help="Numbers per needle cell.")] = 1,
+    conversations: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSONL conversations (messages, ShareGPT, Alpaca): loss per assistant turn "
+            "and chat-template adherence of generated replies."
+        ),
+    ] = None,
+    max_conversations: Annotated[
+        int, typer.Option(min=1, help="Conversations of --conversations scored.")
+    ] = 16,
+    max_new_tokens: Annotated[
+        int, typer.Option(min=1, help="Token budget of each generated reply.")
+    ] = 64,
+    lm_eval: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lm-eval",
+            help="lm-eval task(s), comma-separated or repeated: arc_easy,hellaswag "
+            "(needs the lm-eval extra).",
+        ),
+    ] = None,
+    lm_eval_include: Annotated[
+        list[Path] | None,
+        typer.Option(help="Folder of your own lm-eval task YAMLs (repeatable)."),
+    ] = None,
+    lm_eval_limit: Annotated[
+        float | None,
+        typer.Option(min=0, help="Documents per lm-eval task (below 1: a fraction)."),
+    ] = None,
+    lm_eval_fewshot: Annotated[
+        int | None, typer.Option(min=0, help="Few-shot examples; default: each task's own.")
+    ] = None,
+    lm_eval_batch_size: Annotated[
+        int, typer.Option(min=1, help="Requests per lm-eval forward pass.")
+    ] = 4,
     out_dir: Annotated[
         Path | None,
         typer.Option(
             "--out",
-            help="Folder for long_ppl.json, needle.json, needle_heatmap.png; "
-            "default: the run's eval/, else ./eval-<timestamp>/.",
+            help="Folder for long_ppl.json, needle.json, needle_heatmap.png, multi_turn.json, "
+            "template_adherence.json, lm_eval.json; default: the run's eval/, else "
+            "./eval-<timestamp>/.",
         ),
     ] = None,
 ) -> None:
-    """Measure a model: held-out loss, passkey, long-document perplexity, needle grid.
+    """Measure a model: held-out loss, passkey, long-document perplexity, needle grid,
+    per-turn loss and template adherence, lm-eval tasks.
 
-    Metrics go to stdout as JSON; the long-document table goes to stderr.
+    Metrics go to stdout as JSON; the long-document table goes to stderr. lm-eval scores of
+    a run are also recorded in its manifest (and model card).
     """
+    from rich.markup import escape
+
     from scaler_wizard.cli.evaluate_command import (
+        ChatOptions,
+        LmEvalOptions,
         LongContextOptions,
         evaluate_model,
         parse_depth_percents,
         parse_int_list,
         render_long_ppl,
     )
+    from scaler_wizard.evaluate.lm_eval_bridge import parse_tasks
 
     try:
         options = LongContextOptions(
@@ -219,15 +284,36 @@ def evaluate(
             needle_trials=needle_trials,
             out_dir=out_dir,
         )
+        harness = None
+        if lm_eval is not None:
+            limit = lm_eval_limit
+            if limit is not None and limit >= 1 and float(limit).is_integer():
+                limit = int(limit)  # a count, not a fraction
+            harness = LmEvalOptions(
+                tasks=parse_tasks(lm_eval),
+                include=lm_eval_include or [],
+                limit=limit,
+                num_fewshot=lm_eval_fewshot,
+                batch_size=lm_eval_batch_size,
+            )
     except ValueError as exc:
-        _fail(str(exc))
-    if data is None and not passkey_length and not options.wanted:
-        _fail("give --data, --passkey-length, --long-doc and/or --needle-lengths")
+        _fail(escape(str(exc)))
+    chat = None
+    if conversations is not None:
+        chat = ChatOptions(conversations, max_conversations, max_new_tokens)
+    wanted = data is not None or passkey_length or options.wanted or chat or harness
+    if not wanted:
+        _fail(
+            "give --data, --passkey-length, --long-doc, --needle-lengths, --conversations "
+            "and/or --lm-eval"
+        )
     errors: tuple[type[BaseException], ...] = (*_user_errors(), FileNotFoundError, ValueError)
     try:
-        report = evaluate_model(model, data, passkey_length or [], trials, records, options)
+        report = evaluate_model(
+            model, data, passkey_length or [], trials, records, options, chat, harness
+        )
     except errors as exc:
-        _fail(str(exc))
+        _fail(escape(str(exc)))  # e.g. "scaler-wizard[lm-eval]" is not Rich markup
     if report.long_ppl is not None:
         render_long_ppl(err, report.long_ppl, options.documents)
     out.print_json(data=report.metrics)

@@ -14,9 +14,12 @@ from scaler_wizard.artifacts.run_folder import RunFolder, find_run
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from scaler_wizard.evaluate.lm_eval_bridge import LmEvalResult
     from scaler_wizard.evaluate.long_ppl import LongPplResult
 
 LONG_PPL_FILE, NEEDLE_FILE, HEATMAP_FILE = "long_ppl.json", "needle.json", "needle_heatmap.png"
+MULTI_TURN_FILE, ADHERENCE_FILE = "multi_turn.json", "template_adherence.json"
+LM_EVAL_FILE = "lm_eval.json"
 
 
 @dataclass
@@ -39,9 +42,30 @@ class LongContextOptions:
 
 
 @dataclass
+class ChatOptions:
+    """What `--conversations` asks for: loss per assistant turn and template adherence."""
+
+    conversations: Path
+    max_conversations: int = 16
+    max_new_tokens: int = 64
+
+
+@dataclass
+class LmEvalOptions:
+    """What `--lm-eval` asks for: lm-eval tasks, user task folders, documents per task."""
+
+    tasks: list[str]
+    include: list[Path] = field(default_factory=list)
+    limit: float | None = None
+    num_fewshot: int | None = None
+    batch_size: int = 4
+
+
+@dataclass
 class EvalReport:
     metrics: dict[str, Any]
     long_ppl: LongPplResult | None = None
+    lm_eval: LmEvalResult | None = None
 
 
 def parse_int_list(text: str | None) -> list[int]:
@@ -88,6 +112,8 @@ def evaluate_model(
     trials: int,
     records: int,
     long_context: LongContextOptions | None = None,
+    chat: ChatOptions | None = None,
+    lm_eval: LmEvalOptions | None = None,
 ) -> EvalReport:
     from scaler_wizard.context.self_extend import patch_from_config
     from scaler_wizard.data import prepare_data
@@ -98,6 +124,11 @@ def evaluate_model(
     from scaler_wizard.recipe.spec import DataSpec, TokenizerSpec
 
     path, run = resolve_model(model_ref)
+    if lm_eval is not None:  # a missing extra or folder fails before the model is loaded
+        from scaler_wizard.evaluate.lm_eval_bridge import check_include, require_lm_eval
+
+        require_lm_eval()
+        check_include(lm_eval.include)
     tokenizer, _ = load_tokenizer(path, TokenizerSpec())
     model = load_model(path, load_config(path)).eval()
     patch_from_config(model)  # a training-free engine (Self-Extend) recorded in the config
@@ -116,10 +147,116 @@ def evaluate_model(
         result = run_passkey(model, tokenizer, passkey_lengths, trials)
         metrics["passkey"] = {str(r.length): r.accuracy for r in result.lengths}
     report = EvalReport(metrics)
+    chosen = long_context.out_dir if long_context is not None else None
+    out_dir = chosen or default_out_dir(run)
+    files: list[str] = []
     if long_context is not None and long_context.wanted:
-        out_dir = long_context.out_dir or default_out_dir(run)
-        report.long_ppl = _long_context(model, tokenizer, long_context, out_dir, metrics)
+        report.long_ppl = _long_context(model, tokenizer, long_context, out_dir, metrics, files)
+    if chat is not None:
+        _chat(model, tokenizer, chat, out_dir, metrics, files)
+    if lm_eval is not None:
+        report.lm_eval = _lm_eval(model, tokenizer, lm_eval, out_dir, metrics, files)
+        if run is not None:
+            record_lm_eval(run, report.lm_eval, out_dir / LM_EVAL_FILE)
+    if files:
+        metrics["files"] = files
     return report
+
+
+def _chat(
+    model: Any,
+    tokenizer: Any,
+    options: ChatOptions,
+    out_dir: Path,
+    metrics: dict[str, Any],
+    files: list[str],
+) -> None:
+    """Loss per assistant turn and template adherence of the conversations of a file."""
+    from scaler_wizard.evaluate.long_ppl import model_window
+    from scaler_wizard.evaluate.multi_turn import (
+        evaluate_turns,
+        read_conversations,
+        tokenize_conversations,
+    )
+    from scaler_wizard.evaluate.template_adherence import evaluate_adherence
+
+    examples = read_conversations(
+        options.conversations, "--conversations", options.max_conversations
+    )
+    conversations = tokenize_conversations(tokenizer, examples, model_window(model) or 4096)
+    if not conversations:
+        raise ValueError(
+            f"--conversations {options.conversations}: no conversation has an assistant reply "
+            "left after tokenizing"
+        )
+    turns = evaluate_turns(model, conversations)
+    adherence = evaluate_adherence(
+        model, tokenizer, conversations, max_new_tokens=options.max_new_tokens
+    )
+    files.append(_write_json(out_dir / MULTI_TURN_FILE, turns.model_dump(mode="json")))
+    files.append(_write_json(out_dir / ADHERENCE_FILE, adherence.model_dump(mode="json")))
+    metrics["multi_turn"] = {
+        "loss": turns.loss,
+        "perplexity": turns.perplexity,
+        "conversations": turns.conversations,
+        "replies": turns.replies,
+        "loss_by_turn": turns.loss_by_turn(),
+        "perplexity_by_turn": turns.perplexity_by_turn(),
+    }
+    metrics["template_adherence"] = {
+        "replies": adherence.prompts,
+        "stop_rate": adherence.stop_rate,
+        "leak_rate": adherence.leak_rate,
+        "adherence_rate": adherence.adherence_rate,
+    }
+
+
+def _lm_eval(
+    model: Any,
+    tokenizer: Any,
+    options: LmEvalOptions,
+    out_dir: Path,
+    metrics: dict[str, Any],
+    files: list[str],
+) -> LmEvalResult:
+    from scaler_wizard.evaluate.lm_eval_bridge import run_lm_eval
+
+    result = run_lm_eval(
+        model,
+        tokenizer,
+        options.tasks,
+        include_path=options.include,
+        limit=options.limit,
+        num_fewshot=options.num_fewshot,
+        batch_size=options.batch_size,
+    )
+    files.append(_write_json(out_dir / LM_EVAL_FILE, result.model_dump(mode="json")))
+    metrics["lm_eval"] = result.tasks
+    return result
+
+
+def record_lm_eval(run: RunFolder, result: LmEvalResult, file: Path) -> None:
+    """Keep the scores with the artifact: the run's manifest (tasks scored earlier stay) and,
+    when the run has one, its model card."""
+    from scaler_wizard.pipeline.export import write_model_card
+
+    manifest_path = run.path / "manifest.json"
+    manifest: dict[str, Any] = (
+        run.read_manifest() if manifest_path.is_file() else {"run_id": run.run_id}
+    )
+    recorded: dict[str, Any] = dict(manifest.get("lm_eval") or {})
+    recorded.update(
+        lm_eval_version=result.lm_eval_version,
+        tasks={**(recorded.get("tasks") or {}), **result.tasks},
+        n_shot={**(recorded.get("n_shot") or {}), **result.n_shot},
+        samples={**(recorded.get("samples") or {}), **result.samples},
+        limit=result.limit,
+        file=str(file.relative_to(run.path)) if file.is_relative_to(run.path) else str(file),
+    )
+    manifest["lm_eval"] = recorded
+    run.write_manifest(manifest)
+    if (run.path / "README.md").is_file():
+        write_model_card(run, manifest)
 
 
 def _long_context(
@@ -128,6 +265,7 @@ def _long_context(
     options: LongContextOptions,
     out_dir: Path,
     metrics: dict[str, Any],
+    files: list[str],
 ) -> LongPplResult | None:
     """Long-document perplexity and the needle grid; their JSON and heatmap go to `out_dir`."""
     from scaler_wizard.evaluate.long_ppl import evaluate_long_documents, model_window
@@ -137,7 +275,6 @@ def _long_context(
     for document in options.documents:
         if not document.is_file():
             raise FileNotFoundError(f"long document {document} does not exist")
-    files: list[str] = []
     long_ppl = None
     if options.documents:
         max_length = options.max_length or model_window(model)
@@ -171,7 +308,6 @@ def _long_context(
         files.append(_write_json(out_dir / NEEDLE_FILE, needle.model_dump(mode="json")))
         files.append(str(plot_needle_heatmap(needle, out_dir / HEATMAP_FILE)))
         metrics["needle"] = {"accuracy": needle.accuracy, "by_length": needle.accuracy_table()}
-    metrics["files"] = files
     return long_ppl
 
 

@@ -236,6 +236,49 @@ class ContextCostSpec(Spec):
     baseline: bool = Field(False, description="Also measure the base model.")
 
 
+# Short, varied requests a small chat model can answer in a few sentences.
+DEFAULT_COMPARISON_PROMPTS = (
+    "Explain what a Python list comprehension is, with a short example.",
+    "Give three tips for writing a clear commit message.",
+    "What is the difference between a process and a thread?",
+    "Summarize in two sentences why the sky looks blue.",
+    "Write a haiku about autumn rain.",
+    "How do I reverse a string in Python?",
+)
+
+
+class MultiTurnSpec(Spec):
+    """Chat quality: held-out loss per assistant turn, chat-template adherence of generated
+    replies, and base vs grown answers to fixed prompts, judged pairwise."""
+
+    conversations: str | None = Field(
+        None,
+        description="JSONL file of held-out conversations (OpenAI messages, ShareGPT or "
+        "Alpaca records); default: the conversations of the run's held-out split.",
+    )
+    max_conversations: int = Field(
+        16, ge=1, description="Conversations scored at most (each assistant turn is one reply)."
+    )
+    max_new_tokens: int = Field(
+        64,
+        ge=1,
+        description="Token budget of each generated reply; a reply must end its turn within it.",
+    )
+    prompts: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_COMPARISON_PROMPTS),
+        description="Fixed prompts both models answer, saved side by side; empty: no comparison.",
+    )
+    judge: str | None = Field(
+        "base",
+        description="Model that judges each pair from its log-probabilities of 'A' vs 'B', "
+        "both orders: 'base' (the model before growth), a model folder, or null (side by "
+        "side only, no verdict).",
+    )
+    baseline: bool = Field(
+        True, description="Also score the base model's turns and template adherence."
+    )
+
+
 class EvaluateSpec(Spec):
     """What is measured before and after growth."""
 
@@ -249,6 +292,11 @@ class EvaluateSpec(Spec):
     )
     context_cost: ContextCostSpec | None = Field(
         None, description="Latency and peak memory per context length; off by default."
+    )
+    multi_turn: MultiTurnSpec | None = Field(
+        None,
+        description="Per-turn held-out loss, chat-template adherence and a judged base vs "
+        "grown comparison; off by default.",
     )
 
 
