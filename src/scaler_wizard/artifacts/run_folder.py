@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +23,9 @@ MANIFEST = "manifest.json"
 @dataclass(frozen=True)
 class RunFolder:
     path: Path
+    # A write-nothing view: the other processes of a multi-process run see rank 0's folder
+    # (to read checkpoints) but never write to it.
+    read_only: bool = False
 
     @property
     def run_id(self) -> str:
@@ -53,7 +56,12 @@ class RunFolder:
         return data
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_json_atomic(self.path / MANIFEST, manifest)
+        if not self.read_only:
+            write_json_atomic(self.path / MANIFEST, manifest)
+
+    def view(self) -> RunFolder:
+        """The same folder, read-only."""
+        return replace(self, read_only=True)
 
 
 def create_run_folder(recipe_name: str, recipe_data: dict[str, Any]) -> RunFolder:

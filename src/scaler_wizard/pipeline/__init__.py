@@ -3,6 +3,11 @@ grow → train → evaluate grown → contracts → export. Each step is one cal
 
 A paused or interrupted run resumes from its latest checkpoint: the same recipe, the same data,
 the same growth, and training continues where the checkpoint left it.
+
+Under a launcher (`torchrun`, `accelerate launch`) the same story runs in every process, and
+`launch.py` says who does what: rank 0 alone plans, writes the run folder, evaluates, checks,
+waits at gates and exports (`launch.on_main`, the others wait); every process loads, prepares
+the data, grows and trains its share. The sync points are marked "# launch:" below.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from scaler_wizard.pipeline.export import (
     write_plots,
 )
 from scaler_wizard.pipeline.gates import ApprovalDenied, await_approval
+from scaler_wizard.pipeline.launch import Launch
 from scaler_wizard.pipeline.manifest import flat_metrics, start_manifest
 from scaler_wizard.pipeline.phases import PhaseFailed, phase
 from scaler_wizard.pipeline.plan import RunPlan, make_plan
@@ -56,6 +62,7 @@ from scaler_wizard.train.checkpoint import latest_checkpoint
 from scaler_wizard.train.loop import TrainingAborted, TrainingPaused
 
 __all__ = [
+    "Launch",
     "PhaseFailed",
     "ResumeError",
     "RunOutcome",
@@ -85,15 +92,27 @@ def run_pipeline(
     console: bool = True,
     catalog: Catalog | None = None,
     extra_sinks: list[Sink] | None = None,
+    launch: Launch | None = None,
 ) -> RunOutcome:
+    """Run `recipe` end to end; `launch` places this process in a multi-process run."""
+    launch = launch or Launch()
     catalog = catalog or build_catalog()
-    plan = make_plan(recipe, catalog)  # fails before anything is written
-    run = create_run_folder(recipe.name, recipe.model_dump(mode="json"))
-    manifest = start_manifest(recipe, plan, run)
-    run.write_manifest(manifest)
-    bus = _bus(run, console, first_seq=0, extra=extra_sinks, recipe=recipe, catalog=catalog)
+
+    def start() -> tuple[RunPlan, RunFolder, dict[str, Any]]:
+        plan = make_plan(recipe, catalog)  # fails before anything is written
+        run = create_run_folder(recipe.name, recipe.model_dump(mode="json"))
+        manifest = start_manifest(recipe, plan, run)
+        run.write_manifest(manifest)
+        return plan, run, manifest
+
+    # launch: rank 0 plans and creates the run folder; the others learn the plan and the folder.
+    plan, run, manifest = launch.on_main(start)
+    if launch.is_main:
+        bus = _bus(run, console, first_seq=0, extra=extra_sinks, recipe=recipe, catalog=catalog)
+    else:
+        run, bus = _silent(run)
     bus.emit(RunStarted(recipe_name=recipe.name, run_dir=str(run.path)))
-    return _execute(recipe, plan, run, manifest, bus, catalog, checkpoint=None)
+    return _execute(recipe, plan, run, manifest, bus, catalog, None, launch)
 
 
 def resume_pipeline(
@@ -102,33 +121,63 @@ def resume_pipeline(
     console: bool = True,
     catalog: Catalog | None = None,
     extra_sinks: list[Sink] | None = None,
+    launch: Launch | None = None,
 ) -> RunOutcome:
     """Continue a paused, failed, killed or rolled-back run from its latest checkpoint."""
-    run = find_run(run_id)
-    manifest = run.read_manifest()
-    if manifest.get("status") == "completed":
-        raise ResumeError(f"run {run.run_id} is already completed; nothing to resume")
-    checkpoint = latest_checkpoint(run.checkpoints)
-    if checkpoint is None:
-        raise ResumeError(f"run {run.run_id} has no checkpoint yet; start it again with `grow`")
-    if manifest.get("plan", {}).get("stages"):
-        raise ResumeError(f"run {run.run_id} grows its context in stages, which cannot resume yet")
-    if "base" not in manifest.get("metrics", {}):
-        raise ResumeError(f"run {run.run_id} has no base measurements; start it again")
-    recipe = load_recipe(run.path / "recipe.yaml")
+    launch = launch or Launch()
+
+    def find() -> tuple[RunFolder, dict[str, Any], Path, Recipe]:
+        run = find_run(run_id)
+        manifest = run.read_manifest()
+        if manifest.get("status") == "completed":
+            raise ResumeError(f"run {run.run_id} is already completed; nothing to resume")
+        checkpoint = latest_checkpoint(run.checkpoints)
+        if checkpoint is None:
+            raise ResumeError(f"run {run.run_id} has no checkpoint yet; start it again with `grow`")
+        if manifest.get("plan", {}).get("stages"):
+            raise ResumeError(
+                f"run {run.run_id} grows its context in stages, which cannot resume yet"
+            )
+        if "base" not in manifest.get("metrics", {}):
+            raise ResumeError(f"run {run.run_id} has no base measurements; start it again")
+        return run, manifest, checkpoint, load_recipe(run.path / "recipe.yaml")
+
+    # launch: rank 0 finds the run and its checkpoint; every process resumes from that one.
+    run, manifest, checkpoint, recipe = launch.on_main(find)
     catalog = catalog or build_catalog()
-    plan = make_plan(recipe, catalog)
-    # A kill during a write can leave half a line: drop it, and continue the sequence.
-    next_seq, segment = repair_event_log(run.events)
-    bus = _bus(
-        run, console, next_seq, extra=extra_sinks, recipe=recipe, catalog=catalog, segment=segment
-    )
+    plan = launch.on_main(lambda: make_plan(recipe, catalog))
+    if launch.is_main:
+        # A kill during a write can leave half a line: drop it, and continue the sequence.
+        next_seq, segment = repair_event_log(run.events)
+        bus = _bus(
+            run,
+            console,
+            next_seq,
+            extra=extra_sinks,
+            recipe=recipe,
+            catalog=catalog,
+            segment=segment,
+        )
+    else:
+        run, bus = _silent(run)
     manifest.update(status="running", resumed_from=checkpoint.name)
     manifest.pop("error", None)
     manifest.pop("failed_phase", None)
     run.write_manifest(manifest)
     bus.emit(RunStarted(recipe_name=recipe.name, run_dir=str(run.path)))
-    return _execute(recipe, plan, run, manifest, bus, catalog, checkpoint=checkpoint)
+    return _execute(recipe, plan, run, manifest, bus, catalog, checkpoint, launch)
+
+
+def _silent(run: RunFolder) -> tuple[RunFolder, EventBus]:
+    """What a process other than rank 0 sees: rank 0's folder read-only, and a bus that
+    reaches no sink (rank 0 writes the event log; alerts and telemetry sinks are its own)."""
+    if not run.path.is_dir():
+        raise FileNotFoundError(
+            f"this process cannot see the run folder {run.path}: every process of a run must "
+            "share the workspace (one machine, or the same SCALER_WIZARD_HOME on a shared "
+            "filesystem), since each one reads the checkpoints it resumes or rolls back to"
+        )
+    return run.view(), EventBus(run.run_id, [])
 
 
 def _execute(
@@ -139,6 +188,7 @@ def _execute(
     bus: EventBus,
     catalog: Catalog,
     checkpoint: Path | None,
+    launch: Launch,
 ) -> RunOutcome:
     started = time.perf_counter()
     model_path = Path(plan.model.path)
@@ -152,7 +202,15 @@ def _execute(
             fit_embeddings(model, tokenizer)
         current = "data"
         with phase(bus, "data", plan.data_train) as summary:
-            data = prepare_data(recipe.data, tokenizer, transforms=catalog.transforms, model=model)
+            data = prepare_data(
+                recipe.data,
+                tokenizer,
+                transforms=catalog.transforms,
+                model=model,
+                progress=launch.progress,
+            )
+            # launch: every process prepared the data itself; the rows must be the same.
+            launch.check_rows(data.train_rows, "training data")
             summary.update(data.stats.to_dict())
             manifest["data"] = {
                 "train": plan.data_train,
@@ -160,14 +218,15 @@ def _execute(
                 "fingerprint": data.fingerprint,
                 "stats": data.stats.to_dict(),
             }
-            if data.report is not None:  # records in/out per transform, lengths, examples
+            if data.report is not None and launch.is_main:  # records in/out per transform...
                 write_data_report(data.report, run.path / "data")
                 manifest["data"]["report"] = "data/data_report.md"
         evaluate = _measurer(tokenizer, data.eval_rows, recipe, plan, bus, run.path / "eval")
         current = "evaluate"
         if checkpoint is None:
             with phase(bus, "evaluate", "base model") as summary:
-                manifest["metrics"] = {"base": evaluate(model, "base")}
+                # launch: rank 0 measures; the others wait for the numbers.
+                manifest["metrics"] = {"base": launch.on_main(lambda: evaluate(model, "base"))}
                 summary.update(flat_metrics(manifest["metrics"]["base"]))
                 run.write_manifest(manifest)  # a resumed run reuses these
         base = manifest["metrics"]["base"]
@@ -183,7 +242,11 @@ def _execute(
                 measure=lambda m, rows, target, label: evaluate(m, label, target),
                 manifest=manifest,
                 transforms=catalog.transforms,
-                gate=(lambda point: await_approval(run, manifest, bus, point, recipe.gates)),
+                # launch: rank 0 waits for the person; the others wait for rank 0.
+                gate=lambda point: launch.on_main(
+                    lambda: await_approval(run, manifest, bus, point, recipe.gates)
+                ),
+                launch=launch,
             )
         else:
             model, reports, result, evaluate = _grow_and_train(
@@ -198,6 +261,7 @@ def _execute(
                 manifest,
                 checkpoint,
                 evaluate,
+                launch,
             )
         manifest["growth"] = [
             {**r.model_dump(), "options": step.options}
@@ -208,34 +272,44 @@ def _execute(
         )
         if result.final_reports:
             manifest["growth_after_training"] = result.final_reports
-        current = "evaluate"
-        with phase(bus, "evaluate", "grown model") as summary:
-            grown = evaluate(model, "grown")
-            manifest["metrics"] = {"base": base, "grown": grown}
-            summary.update(flat_metrics(grown))
-        current = "contracts"
-        with phase(bus, "contracts"):
-            manifest["contracts"] = check_contracts(recipe.contracts, base, grown, bus)
-        if "export" in recipe.gates.approve_before:
-            current = "gate"
-            with phase(bus, "gate", "approval before export"):
-                await_approval(run, manifest, bus, "export", recipe.gates)
-        current = "export"
-        with phase(bus, "export", str(run.path)):
-            manifest["exports"] = export_artifacts(
-                model, tokenizer, run, recipe.export, manifest, bus
+
+        def evaluate_and_export() -> dict[str, Any]:
+            nonlocal current
+            current = "evaluate"
+            with phase(bus, "evaluate", "grown model") as summary:
+                grown = evaluate(model, "grown")
+                manifest["metrics"] = {"base": base, "grown": grown}
+                summary.update(flat_metrics(grown))
+            current = "contracts"
+            with phase(bus, "contracts"):
+                manifest["contracts"] = check_contracts(recipe.contracts, base, grown, bus)
+            if "export" in recipe.gates.approve_before:
+                current = "gate"
+                with phase(bus, "gate", "approval before export"):
+                    await_approval(run, manifest, bus, "export", recipe.gates)
+            current = "export"
+            with phase(bus, "export", str(run.path)):
+                manifest["exports"] = export_artifacts(
+                    model, tokenizer, run, recipe.export, manifest, bus
+                )
+                manifest["added_tokens"] = new_tokens
+                manifest.update(status="completed", duration_s=time.perf_counter() - started)
+                write_model_card(run, manifest)
+                run.write_manifest(manifest)
+                manifest["export_hooks"] = run_export_hooks(catalog, run, manifest)
+                run.write_manifest(manifest)
+            bus.emit(
+                RunFinished(
+                    status="completed",
+                    artifact_dir=str(run.path),
+                    duration_s=manifest["duration_s"],
+                )
             )
-            manifest["added_tokens"] = new_tokens
-            manifest.update(status="completed", duration_s=time.perf_counter() - started)
-            write_model_card(run, manifest)
-            run.write_manifest(manifest)
-            manifest["export_hooks"] = run_export_hooks(catalog, run, manifest)
-            run.write_manifest(manifest)
-        bus.emit(
-            RunFinished(
-                status="completed", artifact_dir=str(run.path), duration_s=manifest["duration_s"]
-            )
-        )
+            return manifest
+
+        # launch: evaluation, contracts, the export gate and the export are rank 0's; the
+        # others wait for its final manifest (or its failure).
+        manifest = launch.on_main(evaluate_and_export)
     except PhaseFailed as exc:
         if isinstance(exc.error, TrainingPaused):
             manifest.update(
@@ -336,6 +410,7 @@ def _grow_and_train(
     manifest: dict[str, Any],
     checkpoint: Path | None,
     evaluate: Any,
+    launch: Launch,
 ) -> tuple[Any, list[Any], TrainResult, Any]:
     """Extend the context (config first, then weights), grow, and train: one stage."""
     with phase(bus, "context", f"{plan.context.engine} ×{plan.context.factor:g}") as summary:
@@ -355,7 +430,10 @@ def _grow_and_train(
         unpack = needs.unpacked_rows and recipe.data.packing
         if len(tokenizer) != vocabulary or unpack:  # new tokens to train on, or new rows
             spec = recipe.data.model_copy(update={"packing": False}) if unpack else recipe.data
-            data = prepare_data(spec, tokenizer, transforms=catalog.transforms)
+            data = prepare_data(
+                spec, tokenizer, transforms=catalog.transforms, progress=launch.progress
+            )
+            launch.check_rows(data.train_rows, "training data")  # launch: as in the data phase
             manifest["data"]["fingerprint"] = data.fingerprint
         if unpack:
             manifest["data"].update(packing=False, stats=data.stats.to_dict())
@@ -378,7 +456,10 @@ def _grow_and_train(
             ),
             checkpoint,
             gated="breaker" in recipe.gates.approve_before,
-            gate=lambda point: await_approval(run, manifest, bus, point, recipe.gates),
+            # launch: rank 0 waits for the person; the others wait for rank 0.
+            gate=lambda point: launch.on_main(
+                lambda: await_approval(run, manifest, bus, point, recipe.gates)
+            ),
         )
         del teacher  # a whole model: gone before the grown model is evaluated and exported
         summary.update(tokens_per_s=result.tokens_per_s, final_loss=result.losses[-1][1])
@@ -433,6 +514,8 @@ def _record_failure(
     error: BaseException,
     status: str = "failed",
 ) -> None:
+    if run.read_only:  # another process of a launch: rank 0 records the failure
+        return
     manifest.update(
         status=status, failed_phase=phase_name, error=f"{type(error).__name__}: {error}"
     )

@@ -6,6 +6,9 @@ that stage's RoPE parameters, grown afresh, trained at its own row length and me
 own target before the next stage begins. Earlier stages leave a merged model in
 `stages/stage-N/` that a user can go back to; the last stage's model continues into the run's
 usual evaluate → contracts → export steps.
+
+Under a launcher every process instantiates, grows, prepares and trains each stage; rank 0
+alone measures a finished stage and saves its merged weights, which the others then load.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from scaler_wizard.models.loader import load_config, load_model
 from scaler_wizard.models.tokenizer_prep import fit_embeddings
 from scaler_wizard.pipeline.breaker_gate import train_through_breaker_gate
 from scaler_wizard.pipeline.export import merge_model
+from scaler_wizard.pipeline.launch import Launch
 from scaler_wizard.pipeline.manifest import flat_metrics
 from scaler_wizard.pipeline.phases import phase
 from scaler_wizard.pipeline.plan import RunPlan, StagePlan
@@ -46,10 +50,13 @@ def run_stages(
     manifest: dict[str, Any],
     transforms: Any = None,
     gate: Callable[[str], None] | None = None,
+    launch: Launch | None = None,
 ) -> tuple[Any, list[Any], TrainResult, PreparedData]:
     """Run every stage; returns the last stage's grown model, reports, training and data.
 
-    `gate(point)` waits for approval at the points `recipe.gates.approve_before` names."""
+    `gate(point)` waits for approval at the points `recipe.gates.approve_before` names;
+    `launch` places this process in a multi-process run."""
+    launch = launch or Launch()
     weights = Path(plan.model.path)
     manifest["stages"] = []
     for stage in plan.stages:
@@ -63,7 +70,8 @@ def run_stages(
             model, reports, needs = grow(model)
         with phase(bus, "data", f"{label}: rows of {stage.seq_length} tokens"):
             spec = recipe.data.model_copy(update={"seq_length": stage.seq_length})
-            data = prepare_data(spec, tokenizer, transforms=transforms)
+            data = prepare_data(spec, tokenizer, transforms=transforms, progress=launch.progress)
+            launch.check_rows(data.train_rows, "training data")  # launch: the same rows everywhere
         with phase(bus, "train", f"{label}: {stage.steps} steps") as summary:
             train_spec = recipe.train.model_copy(
                 update={"steps": stage.steps, "learning_rate": stage.learning_rate}
@@ -95,11 +103,10 @@ def run_stages(
             "losses": result.losses,
         }
         if not last:
-            with phase(bus, "evaluate", label) as summary:
-                which = f"stage-{stage.index + 1}"
-                record["metrics"] = measure(model, data, stage.context.target_length, which)
-                summary.update(flat_metrics(record["metrics"]))
-            weights = _save_stage(model, tokenizer, run, stage)
+            # launch: rank 0 measures and saves the stage; the others load what it saved.
+            record["metrics"], weights = launch.on_main(
+                partial(_measure_and_save, model, tokenizer, data, stage, run, bus, measure, label)
+            )
             record["model"] = str(weights)
         manifest["stages"].append(record)
         run.write_manifest(manifest)
@@ -129,6 +136,23 @@ def _instantiate(
         fit_embeddings(model, tokenizer)
         summary["max_position_embeddings"] = model.config.max_position_embeddings
     return model
+
+
+def _measure_and_save(
+    model: Any,
+    tokenizer: Any,
+    data: PreparedData,
+    stage: StagePlan,
+    run: RunFolder,
+    bus: EventBus,
+    measure: Measure,
+    label: str,
+) -> tuple[dict[str, Any], Path]:
+    """Measure a finished stage at its own target, then keep its merged weights."""
+    with phase(bus, "evaluate", label) as summary:
+        metrics = measure(model, data, stage.context.target_length, f"stage-{stage.index + 1}")
+        summary.update(flat_metrics(metrics))
+    return metrics, _save_stage(model, tokenizer, run, stage)
 
 
 def _save_stage(model: Any, tokenizer: Any, run: RunFolder, stage: StagePlan) -> Path:

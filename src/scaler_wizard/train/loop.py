@@ -27,7 +27,15 @@ from scaler_wizard.train.distill import (
     distill_loss_sums,
     freeze,
 )
-from scaler_wizard.train.parallel import Processes, label_tokens, sum_across, sum_gradients
+from scaler_wizard.train.parallel import (
+    Processes,
+    agree_stop,
+    copy_from_main,
+    label_tokens,
+    refuse_sharding,
+    sum_across,
+    sum_gradients,
+)
 from scaler_wizard.train.schedule import lr_multiplier
 from scaler_wizard.train.signals import stop_requests
 from scaler_wizard.train.watch import SafetyWatch
@@ -91,6 +99,7 @@ def train_model(
 
     from scaler_wizard.data import collate_rows
 
+    refuse_sharding()  # an FSDP/DeepSpeed launch would otherwise run as plain data parallelism
     torch.set_num_threads(spec.threads or os.cpu_count() or 1)
     random.seed(spec.seed)
     torch.manual_seed(spec.seed)
@@ -131,6 +140,8 @@ def train_model(
         watch.restore(progress.get("breaker"))
         for _ in range(max(step, skip_to_step or 0)):  # the batches an uninterrupted run sees
             next(batches)
+    if procs.world > 1:  # every process starts from rank 0's weights, as DDP does
+        copy_from_main(params)
     model.train()
     started = time.perf_counter()
     first_step, window_loss, window_tokens, seen_tokens = step, 0.0, 0, 0
@@ -149,7 +160,7 @@ def train_model(
         path = checkpoint_path(checkpoint_dir, at)
         if procs.is_main:  # every process holds the same state after the gradient sum
             save_checkpoint(checkpoint_dir, at, unwrapped, optimizer, scheduler, extra)
-        accelerator.wait_for_everyone()
+        accelerator.wait_for_everyone()  # whole before anyone pauses at it or rolls back to it
         bus.emit(CheckpointSaved(path=str(path)))
         return path
 
@@ -233,7 +244,10 @@ def train_model(
                 if healthy is None:
                     raise TrainingAborted(f"{reason}; no healthy checkpoint to pause at")
                 raise TrainingPaused(step, healthy, reason, by_breaker=True)
-            if stop.requested and step < spec.steps:
+            stopping = stop.requested
+            if procs.world > 1:  # a signal may reach the processes at different steps
+                stopping = agree_stop(stopping, accelerator.device)
+            if stopping and step < spec.steps:
                 raise TrainingPaused(step, checkpoint(step))
             if step % spec.checkpoint_every == 0 and step < spec.steps and watch.healthy:
                 checkpoint(step)

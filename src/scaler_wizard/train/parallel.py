@@ -4,10 +4,15 @@ its share of each optimizer step's micro-batches; trainable gradients are summed
 Summing (not averaging) is exact here because each process already divides its loss by the
 label tokens of the *whole* step, which every process can count from the shared batch order.
 Only trainable parameters travel, so an adapter run moves megabytes, not the model.
+
+Sharding (FSDP, DeepSpeed ZeRO, Megatron, accelerate's tensor/context parallelism) is refused:
+the loss comes from the backbone's hidden states and a chunked LM head, which bypasses the
+`forward` those wrappers rely on, so it would silently run as plain data parallelism.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +34,37 @@ class Processes:
         return list(micro_batches[self.rank :: self.world])
 
 
+# What `accelerate launch` sets for a config that shards the model or its optimizer state.
+SHARDING_LAUNCHES = {
+    "ACCELERATE_USE_FSDP": "FSDP",
+    "ACCELERATE_USE_DEEPSPEED": "DeepSpeed",
+    "ACCELERATE_USE_MEGATRON_LM": "Megatron-LM",
+    "ACCELERATE_USE_PARALLELISM_CONFIG": "tensor/context parallelism",
+}
+
+
+class UnsupportedLaunch(ValueError):  # noqa: N818 - reads as what the user asked for
+    """The launcher asked for something the explicit loop cannot do; the message says what to
+    launch instead."""
+
+
+def refuse_sharding() -> None:
+    """Raise when the launcher asked for sharding; the message says what runs instead."""
+    asked = [name for key, name in SHARDING_LAUNCHES.items() if _flag(os.environ.get(key))]
+    if asked:
+        raise UnsupportedLaunch(
+            f"this launch asks for {', '.join(asked)}, which the training loop does not run: it "
+            "is data-parallel only (every process holds the whole model). Launch with plain "
+            "multi-process data parallelism instead: `torchrun --nproc_per_node N -m "
+            "scaler_wizard.cli grow RECIPE`, or `accelerate launch --multi_gpu --num_processes "
+            "N -m scaler_wizard.cli grow RECIPE` without an FSDP/DeepSpeed config."
+        )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
 def sum_gradients(params: Sequence[Any]) -> None:
     """All-reduce (sum) the gradients of `params` across processes in one flat buffer."""
     import torch
@@ -42,6 +78,28 @@ def sum_gradients(params: Sequence[Any]) -> None:
         size = grad.numel()
         param.grad = flat[offset : offset + size].view_as(param).clone()
         offset += size
+
+
+def copy_from_main(params: Sequence[Any]) -> None:
+    """Give every process rank 0's values of `params` (one flat broadcast), as DDP does at the
+    start: the processes then stay identical because they apply identical summed gradients."""
+    import torch
+    import torch.distributed as dist
+
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    dist.broadcast(flat, src=0)
+    offset = 0
+    with torch.no_grad():
+        for param in params:
+            size = param.numel()
+            param.copy_(flat[offset : offset + size].view_as(param))
+            offset += size
+
+
+def agree_stop(requested: bool, device: Any) -> bool:
+    """True on every process when any process was asked to stop (SIGTERM/SIGINT), so that all
+    stop after the same step and rank 0 checkpoints the state every process holds."""
+    return sum_across(float(requested), device) > 0
 
 
 def sum_across(value: float, device: Any) -> float:

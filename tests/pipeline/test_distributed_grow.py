@@ -1,0 +1,223 @@
+"""`scaler-wizard grow` under a launcher: two CPU processes (gloo) make one run, the same run one
+process makes with the same global batch; rank 0 alone writes it, and the processes stop,
+pause, resume and fail together."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from scaler_wizard.cli import app
+from scaler_wizard.telemetry.jsonl_sink import read_events
+from scaler_wizard.telemetry.validate import validate_event_log
+from tiny_models import write_chat_data
+
+TIMEOUT_S = 240
+
+
+def grow_args(model_dir: Path, data: Path, steps: int, accum: int, *more: str) -> list[str]:
+    """A tiny run: micro-batches of 2 rows, `accum` of them per step and process. No dropout
+    and one thread per process, so one process and two compute the same numbers."""
+    args = ["grow", "tiny-cpu", "--quiet"]
+    for item in (
+        f"model.source={model_dir}",
+        f"data.train={data}",
+        f"train.steps={steps}",
+        f"train.grad_accum_steps={accum}",
+        "train.learning_rate=0.01",
+        "train.threads=1",
+        "evaluate.passkey=null",
+        "growth.0.options.dropout=0",
+        *more,
+    ):
+        args += ["--set", item]
+    return args
+
+
+def one_process(home: Path, args: list[str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SCALER_WIZARD_HOME", str(home))
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (run,) = (home / "runs").iterdir()
+    return run
+
+
+def environment(home: Path) -> dict[str, str]:
+    return {**os.environ, "SCALER_WIZARD_HOME": str(home), "OMP_NUM_THREADS": "1"}
+
+
+def torchrun(home: Path, logs: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """`torchrun --nproc_per_node 2 -m scaler_wizard.cli ...`; each rank's output in `logs`."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command += ["--log-dir", str(logs), "--redirects", "3", "-m", "scaler_wizard.cli", *args]
+    return subprocess.run(
+        command, env=environment(home), capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+
+
+def rank_output(logs: Path, rank: int) -> tuple[str, str]:
+    (folder,) = logs.glob(f"*/attempt_0/{rank}")
+    return (folder / "stdout.log").read_text(), (folder / "stderr.log").read_text()
+
+
+def start_ranks(home: Path, args: list[str]) -> list[subprocess.Popen[str]]:
+    """Two processes with the variables a launcher sets, but no launcher agent around them:
+    each one's exit code is visible, and a signal reaches only the process it is sent to."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    processes = []
+    for rank in range(2):
+        env = environment(home) | {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "WORLD_SIZE": "2",
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "LOCAL_WORLD_SIZE": "2",
+        }
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "scaler_wizard.cli", *args],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    return processes
+
+
+def quiet(stdout: str, stderr: str) -> bool:
+    """Nothing from the program itself (the C++ runtime's own log lines aside)."""
+    lines = [line for line in (stdout + stderr).splitlines() if line.strip()]
+    return all(line.startswith(("[W", "[I")) for line in lines)
+
+
+def adapter(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "adapter" / "adapter_model.safetensors"))
+
+
+def assert_same_adapter(expected: Path, got: Path) -> None:
+    want, have = adapter(expected), adapter(got)
+    assert want.keys() == have.keys()
+    assert any(v.abs().sum() > 0 for k, v in want.items() if "lora_B" in k)  # it trained
+    for name, value in want.items():
+        assert torch.allclose(value, have[name], atol=1e-5), name
+
+
+def event_types(run: Path) -> list[str]:
+    check = validate_event_log(run / "events.jsonl")
+    assert check.ok, check.problems
+    return [event.type for event in read_events(run / "events.jsonl")]
+
+
+@pytest.fixture()
+def data(tmp_path: Path) -> Path:
+    return write_chat_data(tmp_path / "d.jsonl", 40)
+
+
+def test_two_processes_make_one_run_equal_to_one_process(
+    tmp_path: Path, tiny_model_dir: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One process, 2 micro-batches of 2 rows per step = two processes, 1 micro-batch each.
+    reference = one_process(tmp_path / "one", grow_args(tiny_model_dir, data, 4, 2), monkeypatch)
+    home, logs = tmp_path / "two", tmp_path / "logs"
+    done = torchrun(home, logs, grow_args(tiny_model_dir, data, 4, 1, "train.checkpoint_every=2"))
+    assert done.returncode == 0, done.stderr[-3000:]  # torchrun: every process exited 0
+
+    (run,) = (home / "runs").iterdir()  # rank 0 alone created a folder
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-000002"]
+    types = event_types(run)
+    assert types.count("RunStarted") == types.count("RunFinished") == 1
+    assert types.count("StepLogged") == 4  # one voice: rank 1 logged nothing
+    assert_same_adapter(reference, run)
+    assert "run folder" in rank_output(logs, 0)[0]  # rank 0 speaks for the run...
+    assert quiet(*rank_output(logs, 1))  # ...and the other process says nothing
+
+
+def test_a_signal_to_one_process_pauses_both_and_torchrun_resumes(
+    tmp_path: Path, tiny_model_dir: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps = 16
+    reference = one_process(
+        tmp_path / "one", grow_args(tiny_model_dir, data, steps, 2), monkeypatch
+    )
+    home = tmp_path / "two"
+    args = grow_args(tiny_model_dir, data, steps, 1, "train.checkpoint_every=1")
+    ranks = start_ranks(home, args)
+    deadline = time.monotonic() + TIMEOUT_S
+    while not list(home.glob("runs/*/checkpoints/step-000002")):
+        assert time.monotonic() < deadline and ranks[0].poll() is None, ranks[0].communicate()
+        time.sleep(0.005)
+    ranks[1].send_signal(signal.SIGTERM)  # rank 1 only: the stop is agreed across processes
+    outputs = [rank.communicate(timeout=TIMEOUT_S) for rank in ranks]
+    assert [rank.returncode for rank in ranks] == [3, 3], outputs  # both paused
+    (run,) = (home / "runs").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "paused", outputs
+    step = manifest["paused_at_step"]
+    assert 2 <= step < steps
+    newest = sorted(p.name for p in (run / "checkpoints").iterdir())[-1]
+    assert newest == f"step-{step:06d}"  # rank 0 saved where both stopped
+    assert "--resume" in outputs[0][0] and quiet(*outputs[1])
+
+    done = torchrun(home, tmp_path / "logs", ["grow", "--quiet", "--resume", run.name])
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["resumed_from"] == newest
+    assert_same_adapter(reference, run)  # as if never interrupted
+    types = event_types(run)
+    assert types.count("RunStarted") == 2 and types.count("RunPaused") == 1
+    assert types.count("RunFinished") == 1
+
+
+def test_a_failure_on_rank_0_stops_both_with_its_exit_code(
+    tmp_path: Path, tiny_model_dir: Path, data: Path
+) -> None:
+    """A contract only rank 0 checks fails: the other process stops too, with the same code."""
+    home = tmp_path / "two"
+    args = grow_args(tiny_model_dir, data, 2, 1, "contracts.max_eval_loss_increase=-100")
+    ranks = start_ranks(home, args)
+    outputs = [rank.communicate(timeout=TIMEOUT_S) for rank in ranks]
+    assert [rank.returncode for rank in ranks] == [1, 1], outputs
+    assert "contracts failed" in outputs[0][1]
+    assert quiet(*outputs[1])  # rank 0 reports it; the other process just stops
+    (run,) = (home / "runs").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["failed_phase"] == "contracts"
+    assert not (run / "adapter").exists()
+    assert event_types(run).count("RunFailed") == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("ACCELERATE_USE_FSDP", "true", "FSDP"),
+        ("ACCELERATE_USE_DEEPSPEED", "true", "DeepSpeed"),
+        ("OMPI_COMM_WORLD_SIZE", "2", "MPI launch"),
+    ],
+)
+def test_a_launch_the_loop_cannot_run_is_refused(
+    variable: str, value: str, says: str, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop is data-parallel only: an FSDP/ZeRO launch is refused, not run unsharded, and
+    MPI processes (no WORLD_SIZE) are refused rather than each making a run of its own."""
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(app, ["grow", "tiny-cpu"])
+    assert result.exit_code == 2 and says in result.output, result.output
+    assert "torchrun --nproc_per_node N" in " ".join(result.output.split())
+    assert not (isolated_home / "runs").exists()
