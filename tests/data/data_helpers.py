@@ -21,3 +21,14 @@ def write_jsonl(folder: Path, records: Sequence[Any], name: str = "data.jsonl") 
     lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def examples_in_rows(rows: Any) -> list[tuple[int, ...]]:
+    """The token ids of every example placed in packed rows, in order."""
+    out = []
+    for row in rows:
+        start = 0
+        for length in row.lengths:
+            out.append(tuple(row.input_ids[start : start + length]))
+            start += length
+    return out

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from data_helpers import chat, write_jsonl
+from data_helpers import chat, examples_in_rows, write_jsonl
 
 from scaler_wizard.data import PreparedData, prepare_data
-from scaler_wizard.data.packing import PackedRow
 from scaler_wizard.recipe.spec import DataSpec
 from tiny_models import SHARED_DATA
 
@@ -19,15 +18,7 @@ RECORDS = [
 ]
 
 
-def docs(rows: list[PackedRow]) -> list[tuple[int, ...]]:
-    """The token ids of every example placed in the rows."""
-    out, start = [], 0
-    for row in rows:
-        start = 0
-        for length in row.lengths:
-            out.append(tuple(row.input_ids[start : start + length]))
-            start += length
-    return out
+docs = examples_in_rows
 
 
 def prepare(path: Path, tokenizer: Any, **extra: Any) -> PreparedData:

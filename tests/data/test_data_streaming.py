@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from data_helpers import chat, write_jsonl
+from data_helpers import chat, examples_in_rows, write_jsonl
 
 from scaler_wizard.data import PreparedData, prepare_data
 from scaler_wizard.data.errors import DataError
@@ -20,14 +20,7 @@ from scaler_wizard.recipe.spec import DataSpec
 RECORDS = [chat(f"Question {i}: what is {i} + {i}?", f"It is {2 * i}.") for i in range(60)]
 
 
-def examples_in(rows: Any) -> list[tuple[int, ...]]:
-    out = []
-    for row in rows:
-        start = 0
-        for length in row.lengths:
-            out.append(tuple(row.input_ids[start : start + length]))
-            start += length
-    return out
+examples_in = examples_in_rows
 
 
 def prepare(path: Path, tokenizer: Any, cache: Path | None, **extra: Any) -> PreparedData:

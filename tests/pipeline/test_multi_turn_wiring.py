@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from event_helpers import Collect
 from scaler_wizard.cli import app
 from scaler_wizard.data.packing import pack_examples
 from scaler_wizard.data.tokenize import tokenize_example
@@ -17,22 +18,10 @@ from scaler_wizard.evaluate.multi_turn import read_conversations
 from scaler_wizard.pipeline.evaluation import measure
 from scaler_wizard.recipe.spec import EvaluateSpec, MultiTurnSpec
 from scaler_wizard.telemetry.bus import EventBus
-from scaler_wizard.telemetry.events import Event
 
 CHATS = Path(__file__).parents[1] / "evaluate" / "data" / "chats.jsonl"
 PROMPTS = ["What colour is the sky?", "Say hi."]
 runner = CliRunner()
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def handle(self, event: Event) -> None:
-        self.events.append(event)
-
-    def close(self) -> None:
-        pass
 
 
 def spec(held_out: bool = True, **changes: Any) -> EvaluateSpec:

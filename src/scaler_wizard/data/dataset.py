@@ -27,7 +27,7 @@ from scaler_wizard.data.transforms import (
     run_transforms,
     validate_transforms,
 )
-from scaler_wizard.recipe.spec import DataSpec
+from scaler_wizard.recipe.spec import DataSourceSpec, DataSpec
 from scaler_wizard.registry import Registry
 
 
@@ -238,17 +238,23 @@ def _split_and_mix(
 
 
 def _read_sources(spec: DataSpec, root: Path) -> list[_Loaded]:
-    loads: list[_Loaded] = []
+    return [
+        _read(spec, source.path, field, root, source.label, source.weight, source.format)
+        for field, source in train_sources(spec)
+    ]
+
+
+def train_sources(spec: DataSpec) -> list[tuple[str, DataSourceSpec]]:
+    """(recipe field, source) of every train source; two sources may not share a name."""
+    out: list[tuple[str, DataSourceSpec]] = []
     for index, source in enumerate(spec.train_sources()):
-        field = f"data.sources[{index}].path" if spec.sources else "data.train"
-        if any(x.label == source.label for x in loads):
+        if any(other.label == source.label for _, other in out):
             raise DataError(
                 f"two sources are called {source.label!r}; give each a distinct name",
                 field=f"data.sources[{index}].name",
             )
-        loads.append(_read(spec, source.path, field, root, source.label, source.weight,
-                           source.format))  # fmt: skip
-    return loads
+        out.append((f"data.sources[{index}].path" if spec.sources else "data.train", source))
+    return out
 
 
 def _read(

@@ -71,7 +71,31 @@ class RowStoreWriter:
         (self.folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
 
-class StoredRows(Sequence[PackedRow]):
+class _Rows(Sequence[PackedRow]):
+    """Random access by `row(i)`; slices, negative indices and bounds handled once here."""
+
+    def row(self, index: int) -> PackedRow:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> PackedRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PackedRow]: ...
+
+    def __getitem__(self, index: int | slice) -> PackedRow | list[PackedRow]:
+        if isinstance(index, slice):
+            return [self.row(i) for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"row {index} of {len(self)}")
+        return self.row(index % len(self))
+
+    def __iter__(self) -> Iterator[PackedRow]:
+        for i in range(len(self)):
+            yield self.row(i)
+
+
+class StoredRows(_Rows):
     """The rows of a closed store, each read from disk when asked for."""
 
     def __init__(self, folder: Path) -> None:
@@ -100,24 +124,13 @@ class StoredRows(Sequence[PackedRow]):
     def __len__(self) -> int:
         return int(self.meta["rows"])
 
-    @overload
-    def __getitem__(self, index: int) -> PackedRow: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[PackedRow]: ...
-
-    def __getitem__(self, index: int | slice) -> PackedRow | list[PackedRow]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"row {index} of {len(self)}")
-        index %= len(self)
+    def row(self, index: int) -> PackedRow:
         start, end = self._offsets[index], self._offsets[index + 1]
         ids, labels, positions = (self._tokens[name][index].tolist() for name in TOKEN_FILES)
         return PackedRow(ids, labels, positions, self._lengths[start:end].tolist())
 
 
-class RowView(Sequence[PackedRow]):
+class RowView(_Rows):
     """Rows picked from several stores in a given order: (store, row) pairs."""
 
     def __init__(self, stores: Sequence[StoredRows], picks: np.ndarray) -> None:
@@ -127,21 +140,9 @@ class RowView(Sequence[PackedRow]):
     def __len__(self) -> int:
         return len(self.picks)
 
-    @overload
-    def __getitem__(self, index: int) -> PackedRow: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[PackedRow]: ...
-
-    def __getitem__(self, index: int | slice) -> PackedRow | list[PackedRow]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+    def row(self, index: int) -> PackedRow:
         store, row = self.picks[index]
-        return self.stores[int(store)][int(row)]
-
-    def __iter__(self) -> Iterator[PackedRow]:
-        for i in range(len(self)):
-            yield self[i]
+        return self.stores[int(store)].row(int(row))
 
     def label_tokens(self) -> int:
         return self._total("label_counts")

@@ -31,6 +31,7 @@ from scaler_wizard.data.dataset import (
     _TokenCounter,
     _tokenize_all,
     _transform,
+    train_sources,
 )
 from scaler_wizard.data.errors import DataError
 from scaler_wizard.data.fingerprint import fingerprint
@@ -283,13 +284,7 @@ class _Streamer:
     def _open_sources(self) -> list[_Source]:
         spec = self.spec
         opened: list[_Source] = []
-        for index, source in enumerate(spec.train_sources()):
-            field_name = f"data.sources[{index}].path" if spec.sources else "data.train"
-            if any(s.label == source.label for s in opened):
-                raise DataError(
-                    f"two sources are called {source.label!r}; give each a distinct name",
-                    field=f"data.sources[{index}].name",
-                )
+        for field_name, source in train_sources(spec):
             stream = open_source(source.path, field_name, self.root, on_error=spec.on_error)
             shards = stream.shards(self.shard_records)
             first = next(shards, None)
