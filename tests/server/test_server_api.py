@@ -107,6 +107,21 @@ def test_upload_is_parsed_and_previewed(service: Service, chat_data: Path) -> No
     assert status == 201 and info["records"] == 2 and info["skipped"] == 1, info
 
 
+def test_upload_is_checked_shard_by_shard(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scaler_wizard.server import uploads
+
+    monkeypatch.setattr(uploads, "DESCRIBE_SHARD_RECORDS", 3)  # 10 records: four shards
+    lines = [json.dumps({"text": f"record {i}"}) for i in range(9)]
+    lines.insert(7, '{"text": ""}')  # bad, in the third shard
+    status, info = upload(service, "sharded.jsonl", ("\n".join(lines) + "\n").encode())
+    assert status == 201, info
+    assert (info["format"], info["records"], info["skipped"]) == ("text", 9, 1)
+    assert info["problems"] == ["line 8: 'text' must be a non-empty string"]
+    assert [r["line"] for r in info["preview"]] == [1, 2, 3, 4, 5]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "status", "reason"),
     [

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from scaler_wizard.data.errors import DataError
-from scaler_wizard.data.formats import Example, convert_file
-from scaler_wizard.data.sources import read_source
+from scaler_wizard.data.formats import Example, Format, convert_file
+from scaler_wizard.data.sources import open_source, read_source
 from scaler_wizard.server.errors import ApiError
 from scaler_wizard.server.schemas import DatasetInfo, DatasetRecord
 from scaler_wizard.server.settings import Settings
@@ -24,6 +24,7 @@ EXTENSIONS = (*TEXT_EXTENSIONS, ".parquet")
 SNIFF_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
 PREVIEW_RECORDS = 5
+DESCRIBE_SHARD_RECORDS = 10_000  # records parsed at a time when an upload is checked
 PREVIEW_CHARS = 500
 UPLOAD_ID = re.compile(r"^[0-9a-f]{16}$")
 META = "upload.json"
@@ -115,14 +116,29 @@ def _sniff(path: Path, suffix: str) -> None:
 
 
 def _describe(upload_id: str, path: Path, digest: str, size: int) -> DatasetInfo:
-    """Parse every record as a run would; bad records are counted, none usable is refused."""
+    """Parse every record as a run would; bad records are counted, none usable is refused.
+
+    Records are read in shards, so an upload larger than memory is checked in bounded memory:
+    the first shard decides the format and gives the preview.
+    """
+    fmt: Format | None = None
+    preview: list[Example] = []
+    records = 0
     try:
-        source = read_source(str(path), "data.train", path.parent, on_error="skip")
-        fmt, examples = convert_file(source)
+        if path.suffix.lower() == ".json":  # one JSON value: read whole
+            source = read_source(str(path), "data.train", path.parent, on_error="skip")
+            shards, skips = iter([source]), source.skips
+        else:
+            stream = open_source(str(path), "data.train", path.parent, on_error="skip")
+            shards, skips = stream.shards(DESCRIBE_SHARD_RECORDS), stream.skips
+        for shard in shards:
+            fmt, examples = convert_file(shard, fmt or "auto")
+            records += len(examples)
+            preview.extend(examples[: PREVIEW_RECORDS - len(preview)])
     except DataError as exc:
         raise ApiError(422, f"unreadable dataset: {exc.message}") from None
-    problems = [f"{s.unit} {s.line}: {s.message}" for s in source.skips.samples]
-    if not examples:
+    problems = [f"{s.unit} {s.line}: {s.message}" for s in skips.samples]
+    if not records or fmt is None:
         why = f"; first problem: {problems[0]}" if problems else ""
         raise ApiError(422, f"no usable records{why}")
     return DatasetInfo(
@@ -132,10 +148,10 @@ def _describe(upload_id: str, path: Path, digest: str, size: int) -> DatasetInfo
         size_bytes=size,
         sha256=digest,
         format=fmt,
-        records=len(examples),
-        skipped=source.skips.count,
+        records=records,
+        skipped=skips.count,
         problems=problems,
-        preview=[_preview(e) for e in examples[:PREVIEW_RECORDS]],
+        preview=[_preview(e) for e in preview],
     )
 
 
