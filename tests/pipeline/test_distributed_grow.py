@@ -149,6 +149,55 @@ def test_two_processes_make_one_run_equal_to_one_process(
     assert quiet(*rank_output(logs, 1))  # ...and the other process says nothing
 
 
+def test_sharded_processes_make_the_same_run_and_rank_0_evaluates_and_exports(
+    tmp_path: Path, tiny_model_dir: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """train.parallel: fsdp: the same adapter as one process; training leaves the sharding, so
+    rank 0 evaluates and exports the grown model alone."""
+    reference = one_process(tmp_path / "one", grow_args(tiny_model_dir, data, 4, 2), monkeypatch)
+    home, logs = tmp_path / "two", tmp_path / "logs"
+    args = grow_args(tiny_model_dir, data, 4, 1, "train.checkpoint_every=2", "train.parallel=fsdp")
+    done = torchrun(home, logs, args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = (home / "runs").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    assert set(manifest["metrics"]) >= {"base", "grown"}
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-000002"]
+    assert_same_adapter(reference, run)
+    assert quiet(*rank_output(logs, 1))
+
+
+ACCELERATE_CONFIGS = Path(__file__).resolve().parents[2] / "recipes" / "accelerate"
+
+
+def test_accelerate_launches_the_shipped_fsdp_config_on_cpus(
+    tmp_path: Path, tiny_model_dir: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`accelerate launch --config_file recipes/accelerate/fsdp.yaml --cpu`: accelerate sets
+    ACCELERATE_USE_FSDP, which the loop runs sharded (not refused), with one process's result."""
+    reference = one_process(tmp_path / "one", grow_args(tiny_model_dir, data, 2, 2), monkeypatch)
+    home = tmp_path / "two"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
+    command += [str(ACCELERATE_CONFIGS / "fsdp.yaml"), "--cpu", "--num_processes", "2"]
+    command += ["-m", "scaler_wizard.cli", *grow_args(tiny_model_dir, data, 2, 1)]
+    done = subprocess.run(
+        command, env=environment(home), capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = (home / "runs").iterdir()
+    assert json.loads((run / "manifest.json").read_text())["status"] == "completed"
+    assert_same_adapter(reference, run)
+
+
+@pytest.mark.parametrize("name", ["ddp.yaml", "fsdp.yaml"])
+def test_the_shipped_accelerate_configs_parse(name: str) -> None:
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(ACCELERATE_CONFIGS / name))
+    assert config.distributed_type == ("FSDP" if name == "fsdp.yaml" else "MULTI_GPU")
+
+
 def test_a_signal_to_one_process_pauses_both_and_torchrun_resumes(
     tmp_path: Path, tiny_model_dir: Path, data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,18 +255,33 @@ def test_a_failure_on_rank_0_stops_both_with_its_exit_code(
 @pytest.mark.parametrize(
     ("variable", "value", "says"),
     [
-        ("ACCELERATE_USE_FSDP", "true", "FSDP"),
         ("ACCELERATE_USE_DEEPSPEED", "true", "DeepSpeed"),
+        ("ACCELERATE_USE_MEGATRON_LM", "true", "Megatron"),
         ("OMPI_COMM_WORLD_SIZE", "2", "MPI launch"),
     ],
 )
 def test_a_launch_the_loop_cannot_run_is_refused(
     variable: str, value: str, says: str, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The loop is data-parallel only: an FSDP/ZeRO launch is refused, not run unsharded, and
-    MPI processes (no WORLD_SIZE) are refused rather than each making a run of its own."""
+    """A ZeRO/Megatron launch is refused, not run unsharded (the message points to the loop's
+    own sharding), and MPI processes (no WORLD_SIZE) are refused rather than each making a run
+    of its own."""
     monkeypatch.setenv(variable, value)
     result = CliRunner().invoke(app, ["grow", "tiny-cpu"])
-    assert result.exit_code == 2 and says in result.output, result.output
-    assert "torchrun --nproc_per_node N" in " ".join(result.output.split())
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and says in output, result.output
+    assert "torchrun --nproc_per_node N" in output
+    if variable.startswith("ACCELERATE"):
+        assert "train.parallel: fsdp" in output
     assert not (isolated_home / "runs").exists()
+
+
+def test_an_fsdp_launch_is_accepted_and_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """accelerate's FSDP launch is no longer refused: it selects the loop's own sharding."""
+    from scaler_wizard.train.parallel import refuse_sharding, sharded
+
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    refuse_sharding()
+    assert sharded("ddp") and sharded("fsdp")
+    monkeypatch.delenv("ACCELERATE_USE_FSDP")
+    assert not sharded("ddp") and sharded("fsdp")

@@ -1,17 +1,19 @@
 """Train a tiny LoRA model for a few steps and write the loss curve and final adapter weights.
 
 Run directly (one process) or under `torchrun --nproc_per_node N` (gloo on CPU); rank 0 writes
-the result. Used by test_distributed.py.
+the result (also the gradient norms, and with `--resume` the weights of a second training that
+resumes the same model from the first one's checkpoint). Used by test_distributed.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
-import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for tiny_models
 
@@ -31,8 +33,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, required=True)
     parser.add_argument("--accum", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--parallel", default="ddp")
+    parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
     tokenizer = build_tiny_tokenizer()
+
     model = build_tiny_model(tokenizer)
     torch.manual_seed(0)
     model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
@@ -51,18 +56,75 @@ def main() -> None:
         warmup_steps=0,
         log_every=1,
         checkpoint_every=3,
+        max_grad_norm=0.3,  # some steps clip: clipping sharded gradients is compared too
         threads=1,
+        parallel=args.parallel,
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        result = train_model(model, rows, spec, EventBus("dist"), Path(tmp))
-        checkpoints = sorted(p.name for p in Path(tmp).iterdir())
-    rank = int(__import__("os").environ.get("RANK", "0"))
+    norms = GradNorms()
+    held = watch_sharding()
+    out: dict[str, Any] = {}
+    folder = args.out.parent / f"{args.out.stem}-checkpoints"  # the processes share it
+    result = train_model(model, rows, spec, EventBus("dist", [norms]), folder)
+    out["checkpoints"] = sorted(p.name for p in folder.iterdir())
+    out |= {"losses": result.losses, "weights": trainable(model), "grad_norms": norms.seen}
+    rank = int(os.environ.get("RANK", "0"))
     if rank == 0:
-        weights = {n: p.detach().flatten().tolist() for n, p in model.named_parameters()
-                   if p.requires_grad}  # fmt: skip
-        args.out.write_text(
-            json.dumps({"losses": result.losses, "weights": weights, "checkpoints": checkpoints})
-        )
+        # Training has left the sharding: rank 0 alone can run the model (a hook left behind
+        # would wait here for the other process forever).
+        from scaler_wizard.train.sharding import fsdp_hooks
+
+        out["hooks_left"] = fsdp_hooks(model)
+        with torch.no_grad():
+            model(input_ids=torch.tensor([rows[0].input_ids]))
+    if args.resume:
+        # The same model object trains again (sharded afresh, as after a breaker gate), resumed
+        # from the middle: it must end where it ended, as if never interrupted.
+        checkpoint = folder / "step-000003"
+        train_model(model, rows, spec, EventBus("dist"), folder, resume_from=checkpoint)
+        out["resumed"] = trainable(model)
+    if rank == 0:
+        out["held"] = held  # the share of the model this process held in each training
+        args.out.write_text(json.dumps(out))
+
+
+def watch_sharding() -> list[float]:
+    """Record, each time the loop shards a model, the share of its elements this process holds
+    (1.0 unsharded)."""
+    from torch.distributed.tensor import DTensor
+
+    from scaler_wizard.train import sharding
+
+    held: list[float] = []
+    shard = sharding.shard
+
+    def recording(model: Any, *args: Any, **kwargs: Any) -> Any:
+        root = shard(model, *args, **kwargs)
+        params = list(model.parameters())
+        local = sum(p.to_local().numel() if isinstance(p, DTensor) else p.numel() for p in params)
+        held.append(local / sum(p.numel() for p in params))
+        return root
+
+    sharding.shard = recording  # the loop looks it up when it shards
+    return held
+
+
+class GradNorms:
+    """A sink that keeps the gradient norm of each logged step."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def handle(self, event: Any) -> None:
+        if event.type == "StepLogged":
+            self.seen.append(event.data["grad_norm"])
+
+    def close(self) -> None:
+        return None
+
+
+def trainable(model: Any) -> dict[str, list[float]]:
+    return {n: p.detach().flatten().tolist() for n, p in model.named_parameters()
+            if p.requires_grad}  # fmt: skip
 
 
 if __name__ == "__main__":

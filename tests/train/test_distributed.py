@@ -1,4 +1,5 @@
-"""Two CPU processes (gloo) follow the same loss curve as one process with the same global batch."""
+"""Two CPU processes (gloo) follow the same loss curve as one process with the same global batch,
+whether each holds the whole model (ddp) or a shard of it (fsdp)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 WORKER = Path(__file__).with_name("distributed_worker.py")
 
 
-def train(out: Path, batch: int, accum: int, processes: int = 1) -> dict[str, Any]:
+def train(out: Path, batch: int, accum: int, processes: int = 1, *more: str) -> dict[str, Any]:
     launcher = [sys.executable]
     if processes > 1:
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
@@ -26,11 +27,18 @@ def train(out: Path, batch: int, accum: int, processes: int = 1) -> dict[str, An
         str(accum),
         "--out",
         str(out),
+        *more,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, Any] = json.loads(out.read_text())
     return result
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two micro-batches of 2 rows in one process: the same global batch."""
+    return train(tmp_path_factory.mktemp("one") / "out.json", batch=2, accum=2)
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +52,11 @@ def losses(result: dict[str, Any]) -> list[float]:
 
 
 def test_two_processes_match_one_with_the_same_global_batch(
-    tmp_path: Path, two_processes: dict[str, Any]
+    one_process: dict[str, Any], two_processes: dict[str, Any]
 ) -> None:
-    one = train(tmp_path / "one.json", batch=2, accum=2)
+    one = one_process
     assert len(losses(one)) == 6 and losses(one)[-1] < losses(one)[0]  # it learns
+    assert two_processes["held"] == []  # ddp: nothing sharded
     assert losses(two_processes) == pytest.approx(losses(one), rel=1e-5)
     for name, values in one["weights"].items():
         assert two_processes["weights"][name] == pytest.approx(values, abs=1e-5), name
@@ -61,3 +70,22 @@ def test_a_different_global_batch_gives_a_different_curve(
     """The comparison above can fail: two processes at batch 2 are not one process at batch 2."""
     one = train(tmp_path / "one.json", batch=2, accum=1)
     assert losses(two_processes) != pytest.approx(losses(one), rel=1e-5)
+
+
+def test_sharded_processes_match_one_and_resume_from_their_checkpoint(
+    tmp_path: Path, one_process: dict[str, Any]
+) -> None:
+    """train.parallel: fsdp: each process holds half the model, and the numbers are the same as
+    one process's: losses, clipped gradient norms, weights. The checkpoint it gathers resumes
+    (sharded again) to the same weights, and afterwards rank 0 runs the model alone."""
+    two = train(tmp_path / "fsdp.json", 2, 1, 2, "--parallel", "fsdp", "--resume")
+    assert two["held"] == [0.5, 0.5]  # sharded, in the run and in the resumed one
+    assert losses(two) == pytest.approx(losses(one_process), rel=1e-5)
+    norms = one_process["grad_norms"]
+    assert max(norms) > 0.3 > min(norms)  # some steps were clipped, some not
+    assert two["grad_norms"] == pytest.approx(norms, rel=1e-5)
+    for name, values in one_process["weights"].items():
+        assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
+        assert two["resumed"][name] == pytest.approx(values, abs=1e-5), name
+    assert two["checkpoints"] == ["step-000003"]
+    assert two["hooks_left"] == []

@@ -1,4 +1,9 @@
-"""Atomic checkpoints of everything trainable plus optimizer, scheduler and RNG state."""
+"""Atomic checkpoints of everything trainable plus optimizer, scheduler and RNG state.
+
+Under `train.parallel: fsdp` the weights and optimizer state are sharded: `training_state`
+gathers them whole (every process calls it) and the checkpoint is written exactly as an
+unsharded one, so either kind of run resumes, rolls back to or exports from it; loading cuts
+each process's shard out of the whole values."""
 
 from __future__ import annotations
 
@@ -12,7 +17,25 @@ CHECKPOINT_PREFIX = "step-"
 
 
 def trainable_state(model: Any) -> dict[str, Any]:
-    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+    """The trainable weights, whole, on the CPU (sharded ones are gathered: a collective)."""
+    from scaler_wizard.train.sharding import whole
+
+    return {
+        n: whole(p.detach()).cpu().clone() for n, p in model.named_parameters() if p.requires_grad
+    }
+
+
+def training_state(model: Any, optimizer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Trainable weights and optimizer state as a checkpoint stores them. With sharded
+    parameters every process must call it (it gathers); the others may drop the result."""
+    from scaler_wizard.train.sharding import whole
+
+    state = optimizer.state_dict()
+    state["state"] = {
+        index: {key: whole(value) for key, value in values.items()}
+        for index, values in state["state"].items()
+    }
+    return trainable_state(model), state
 
 
 def checkpoint_step(name: str) -> int:
@@ -25,9 +48,14 @@ def checkpoint_path(folder: Path, step: int) -> Path:
 
 
 def save_checkpoint(
-    folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any, extra: dict[str, Any]
+    folder: Path,
+    step: int,
+    state: tuple[dict[str, Any], dict[str, Any]],
+    scheduler: Any,
+    extra: dict[str, Any],
 ) -> Path:
-    """Write `folder/step-NNNNNN` via a staging folder and a rename: whole or absent."""
+    """Write `folder/step-NNNNNN` via a staging folder and a rename: whole or absent. `state`
+    is `training_state(model, optimizer)`."""
     import torch
     from safetensors.torch import save_file
 
@@ -35,10 +63,11 @@ def save_checkpoint(
     staging = folder / f".{target.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    save_file(trainable_state(model), str(staging / "trainable.safetensors"))
+    weights, optimizer_state = state
+    save_file(weights, str(staging / "trainable.safetensors"))
     rng = {"python": random.getstate(), "torch": torch.get_rng_state()}
     torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng},
+        {"optimizer": optimizer_state, "scheduler": scheduler.state_dict(), "rng": rng},
         staging / "state.pt",
     )
     (staging / "progress.json").write_text(json.dumps({"step": step, **extra}, indent=2))
@@ -48,9 +77,12 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
-    """Restore trainable weights, optimizer, scheduler and RNG; returns progress.json."""
+    """Restore trainable weights, optimizer, scheduler and RNG; returns progress.json.
+    Sharded parameters and their optimizer state get this process's shard."""
     import torch
     from safetensors.torch import load_file
+
+    from scaler_wizard.train.sharding import shard_like
 
     weights = load_file(str(path / "trainable.safetensors"))
     params = dict(model.named_parameters())
@@ -59,14 +91,34 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> d
         raise ValueError(f"checkpoint {path} has weights this model lacks: {missing[:3]}")
     with torch.no_grad():
         for name, value in weights.items():
-            params[name].copy_(value)
+            params[name].copy_(shard_like(params[name], value))
     state = torch.load(path / "state.pt", weights_only=False)
-    optimizer.load_state_dict(state["optimizer"])
+    optimizer.load_state_dict(_placed(state["optimizer"], optimizer))
     scheduler.load_state_dict(state["scheduler"])
     random.setstate(state["rng"]["python"])
     torch.set_rng_state(state["rng"]["torch"])
     progress: dict[str, Any] = json.loads((path / "progress.json").read_text())
     return progress
+
+
+def _placed(saved: dict[str, Any], optimizer: Any) -> dict[str, Any]:
+    """A saved optimizer state with each per-parameter tensor (Adam's moments) placed as its
+    parameter is: sharded for a sharded parameter. Steps and scalars stay as they are."""
+    from scaler_wizard.train.sharding import shard_like
+
+    state = dict(saved["state"])
+    for saved_group, group in zip(saved["param_groups"], optimizer.param_groups, strict=True):
+        for index, param in zip(saved_group["params"], group["params"], strict=True):
+            if index in state:
+                state[index] = {
+                    key: shard_like(param, value) if _shaped_like(value, param) else value
+                    for key, value in state[index].items()
+                }
+    return {**saved, "state": state}
+
+
+def _shaped_like(value: Any, param: Any) -> bool:
+    return hasattr(value, "shape") and tuple(value.shape) == tuple(param.shape) and value.dim() > 0
 
 
 def latest_checkpoint(folder: Path, before: int | None = None) -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -20,6 +21,7 @@ from scaler_wizard.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
+    training_state,
 )
 from scaler_wizard.train.distill import (
     Distillation,
@@ -33,6 +35,7 @@ from scaler_wizard.train.parallel import (
     copy_from_main,
     label_tokens,
     refuse_sharding,
+    sharded,
     sum_across,
     sum_gradients,
 )
@@ -99,7 +102,7 @@ def train_model(
 
     from scaler_wizard.data import collate_rows
 
-    refuse_sharding()  # an FSDP/DeepSpeed launch would otherwise run as plain data parallelism
+    refuse_sharding()  # a DeepSpeed launch would otherwise run as plain data parallelism
     torch.set_num_threads(spec.threads or os.cpu_count() or 1)
     random.seed(spec.seed)
     torch.manual_seed(spec.seed)
@@ -113,7 +116,20 @@ def train_model(
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     needs = needs or TrainingNeeds()
-    params = [p for p in model.parameters() if p.requires_grad]
+    if procs.world > 1:  # every process starts from rank 0's weights, as DDP does
+        copy_from_main([p for p in model.parameters() if p.requires_grad])
+    root = None  # the sharded model's root unit (train.parallel: fsdp)
+    if procs.world > 1 and sharded(spec.parallel):
+        if needs.step_hooks or needs.loss_terms:
+            # They read and write whole weights between steps, which are sharded here.
+            raise ValueError(
+                "train.parallel: fsdp cannot run a growth method with step hooks or extra loss "
+                "terms (adalora, vocabulary growth); use train.parallel: ddp"
+            )
+        from scaler_wizard.train.sharding import shard
+
+        root = shard(model)
+    params = [p for p in model.parameters() if p.requires_grad]  # sharded ones, under fsdp
     optimizer = torch.optim.AdamW(
         param_groups(model, spec.learning_rate, needs.lr_multipliers),
         lr=spec.learning_rate,
@@ -140,8 +156,6 @@ def train_model(
         watch.restore(progress.get("breaker"))
         for _ in range(max(step, skip_to_step or 0)):  # the batches an uninterrupted run sees
             next(batches)
-    if procs.world > 1:  # every process starts from rank 0's weights, as DDP does
-        copy_from_main(params)
     model.train()
     started = time.perf_counter()
     first_step, window_loss, window_tokens, seen_tokens = step, 0.0, 0, 0
@@ -158,13 +172,18 @@ def train_model(
             "breaker": watch.dump(),
         }
         path = checkpoint_path(checkpoint_dir, at)
-        if procs.is_main:  # every process holds the same state after the gradient sum
-            save_checkpoint(checkpoint_dir, at, unwrapped, optimizer, scheduler, extra)
+        # ddp: every process holds the same state after the gradient sum, rank 0 saves its
+        # own; fsdp: every process gathers the shards, rank 0 saves them.
+        gather = root is not None or procs.is_main
+        state = training_state(unwrapped, optimizer) if gather else None
+        if procs.is_main and state is not None:
+            save_checkpoint(checkpoint_dir, at, state, scheduler, extra)
         accelerator.wait_for_everyone()  # whole before anyone pauses at it or rolls back to it
         bus.emit(CheckpointSaved(path=str(path)))
         return path
 
-    with stop_requests() as stop:
+    # fsdp: the model leaves sharding when training ends, or pauses or aborts on every process.
+    with stop_requests() as stop, _sharded(root, (TrainingPaused, TrainingAborted)):
         while step < spec.steps:
             groups = next(batches)  # the whole step's micro-batches, identical in every process
             step_tokens = sum(row_labels[i] for idx in groups for i in idx)
@@ -179,12 +198,17 @@ def train_model(
                 distill,
                 window_kd,
                 total_tokens=step_tokens,
+                root=root,
             )
             if procs.world > 1:
-                sum_gradients(params)
+                if root is None:  # fsdp has reduce-scattered (summed) them in backward
+                    sum_gradients(params)
                 step_loss = sum_across(step_loss, accelerator.device)
             seen_tokens += sum(len(rows[i].input_ids) for idx in groups for i in idx)
-            grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
+            if root is None:
+                grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
+            else:
+                grad_norm = _clip_sharded(params, spec.max_grad_norm)
             optimizer.step()
             scheduler.step()
             for hook in needs.step_hooks:
@@ -282,6 +306,7 @@ def accumulate_gradients(
     distill: Distillation | None = None,
     kd_out: list[float] | None = None,
     total_tokens: int | None = None,
+    root: Any = None,
 ) -> tuple[float, int]:
     """Backward over the micro-batches of one optimizer step; returns (summed LM loss, label
     tokens).
@@ -291,33 +316,39 @@ def accumulate_gradients(
     the objective is (1 - w)·LM + w·KD, both normalised alike; the KD sum is added to
     `kd_out[0]` (the returned loss stays the LM loss, comparable with evaluation and watched by
     the breaker). With several processes, `total_tokens` is the label-token count of the whole
-    step across processes (default: these micro-batches' own).
+    step across processes (default: these micro-batches' own). A sharded model computes its
+    loss through its `root` (`sharding.LossCall`), whose forward gathers what the loss needs.
     """
     step_tokens = total_tokens
     if step_tokens is None:
         step_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro_batches)
     step_loss = 0.0
+    call = root if root is not None else (lambda loss: loss(model))
     for index, batch in enumerate(micro_batches):
         batch = {k: v.to(device) if device is not None else v for k, v in batch.items()}
         if distill is None:
-            loss_sum, _ = label_loss_sum(
-                model,
-                batch["input_ids"],
-                batch["labels"],
-                batch["position_ids"],
-                chunk_tokens=chunk_tokens,
-                recompute_chunks=True,
+            loss_sum, _ = call(
+                lambda m, batch=batch: label_loss_sum(
+                    m,
+                    batch["input_ids"],
+                    batch["labels"],
+                    batch["position_ids"],
+                    chunk_tokens=chunk_tokens,
+                    recompute_chunks=True,
+                )
             )
             objective = loss_sum
         else:
-            loss_sum, kd, _ = distill_loss_sums(
-                model,
-                distill,
-                batch["input_ids"],
-                batch["labels"],
-                batch["position_ids"],
-                chunk_tokens=chunk_tokens,
-                recompute_chunks=True,
+            loss_sum, kd, _ = call(
+                lambda m, batch=batch: distill_loss_sums(
+                    m,
+                    distill,
+                    batch["input_ids"],
+                    batch["labels"],
+                    batch["position_ids"],
+                    chunk_tokens=chunk_tokens,
+                    recompute_chunks=True,
+                )
             )
             objective = (1 - distill.weight) * loss_sum + distill.weight * kd
             if kd_out is not None:
@@ -328,6 +359,20 @@ def accumulate_gradients(
         backward(loss)
         step_loss += float(loss_sum.detach())
     return step_loss, step_tokens
+
+
+def _sharded(root: Any, agreed: tuple[type[BaseException], ...]) -> Any:
+    if root is None:
+        return contextlib.nullcontext()
+    from scaler_wizard.train.sharding import sharded as leaving
+
+    return leaving(root, agreed)
+
+
+def _clip_sharded(params: list[Any], max_norm: float) -> float:
+    from scaler_wizard.train.sharding import clip_gradients
+
+    return clip_gradients(params, max_norm)
 
 
 def _distillation(model: Any, teacher: Any, spec: TrainSpec, device: Any) -> Distillation | None:

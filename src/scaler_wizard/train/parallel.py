@@ -1,13 +1,16 @@
-"""Data parallelism for the explicit loop: every process holds the whole model and trains on
-its share of each optimizer step's micro-batches; trainable gradients are summed once per step.
+"""Data parallelism for the explicit loop: every process trains on its share of each optimizer
+step's micro-batches. With `train.parallel: ddp` every process holds the whole model and the
+trainable gradients are summed once per step; with `fsdp` the model, its gradients and its
+optimizer state are sharded across the processes (`sharding.py`).
 
 Summing (not averaging) is exact here because each process already divides its loss by the
 label tokens of the *whole* step, which every process can count from the shared batch order.
 Only trainable parameters travel, so an adapter run moves megabytes, not the model.
 
-Sharding (FSDP, DeepSpeed ZeRO, Megatron, accelerate's tensor/context parallelism) is refused:
-the loss comes from the backbone's hidden states and a chunked LM head, which bypasses the
-`forward` those wrappers rely on, so it would silently run as plain data parallelism.
+accelerate's FSDP launch runs as `train.parallel: fsdp`. DeepSpeed ZeRO, Megatron and
+accelerate's tensor/context parallelism are refused: the loss comes from the backbone's hidden
+states and a chunked LM head, which bypasses the `forward` those wrappers rely on, so they
+would silently run as plain data parallelism.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ class Processes:
         return list(micro_batches[self.rank :: self.world])
 
 
-# What `accelerate launch` sets for a config that shards the model or its optimizer state.
+# What `accelerate launch` sets for an FSDP config: the loop shards with its own FSDP2.
+FSDP_LAUNCH = "ACCELERATE_USE_FSDP"
+# What it sets for the sharding the loop cannot run.
 SHARDING_LAUNCHES = {
-    "ACCELERATE_USE_FSDP": "FSDP",
     "ACCELERATE_USE_DEEPSPEED": "DeepSpeed",
     "ACCELERATE_USE_MEGATRON_LM": "Megatron-LM",
     "ACCELERATE_USE_PARALLELISM_CONFIG": "tensor/context parallelism",
@@ -53,12 +57,19 @@ def refuse_sharding() -> None:
     asked = [name for key, name in SHARDING_LAUNCHES.items() if _flag(os.environ.get(key))]
     if asked:
         raise UnsupportedLaunch(
-            f"this launch asks for {', '.join(asked)}, which the training loop does not run: it "
-            "is data-parallel only (every process holds the whole model). Launch with plain "
-            "multi-process data parallelism instead: `torchrun --nproc_per_node N -m "
-            "scaler_wizard.cli grow RECIPE`, or `accelerate launch --multi_gpu --num_processes "
-            "N -m scaler_wizard.cli grow RECIPE` without an FSDP/DeepSpeed config."
+            f"this launch asks for {', '.join(asked)}, which the training loop does not run. "
+            "To shard parameters, gradients and optimizer state across processes, set "
+            "`train.parallel: fsdp` and launch with `torchrun --nproc_per_node N -m "
+            "scaler_wizard.cli grow RECIPE` (or `accelerate launch --config_file "
+            "recipes/accelerate/fsdp.yaml ...`); for plain data parallelism leave it at ddp "
+            "and use the same torchrun command, or recipes/accelerate/ddp.yaml."
         )
+
+
+def sharded(parallel: str) -> bool:
+    """Whether training shards the model: the recipe's `train.parallel: fsdp`, or an FSDP
+    `accelerate launch` (whose own fsdp_* settings do not apply: the loop shards by layer)."""
+    return parallel == "fsdp" or _flag(os.environ.get(FSDP_LAUNCH))
 
 
 def _flag(value: str | None) -> bool:
