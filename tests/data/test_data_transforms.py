@@ -54,6 +54,8 @@ CASES: list[tuple[str, dict[str, Any], list[Example], list[int], dict[str, int]]
                          talk("q", "hello world")], [0, 2, 3], {"exact duplicate": 1}),
     ("dedup_exact", {"ignore_case": False}, [text("Hello"), text("hello"), text(" Hello ")],
      [0, 1], {"exact duplicate": 1}),
+    ("dedup_exact", {}, [talk("q", "Hi there"), talk(" q", "  hi   there\n"), talk("q2", "Hi")],
+     [0, 2], {"exact duplicate": 1}),
 ]  # fmt: skip
 
 

@@ -96,14 +96,41 @@ def train_model(
 ) -> TrainResult:
     """Train `model` on `rows`; with `spec.distill`, `teacher` (a frozen model) supplies the
     soft targets mixed into the loss. `skip_to_step` (with `resume_from`) continues with the
-    batches after that step, skipping the ones between the checkpoint and a breaker trip."""
+    batches after that step, skipping the ones between the checkpoint and a breaker trip.
+
+    Torch's thread count is `spec.threads` (default: every core) while training, and what it
+    was before afterwards: a notebook or a library caller keeps its own setting."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(spec.threads or os.cpu_count() or 1)
+    try:
+        return _train_model(
+            model, rows, spec, bus, checkpoint_dir, needs, resume_from, safety, teacher,
+            skip_to_step,
+        )  # fmt: skip
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train_model(
+    model: Any,
+    rows: Sequence[Row],
+    spec: TrainSpec,
+    bus: EventBus,
+    checkpoint_dir: Path,
+    needs: TrainingNeeds | None,
+    resume_from: Path | None,
+    safety: SafetySpec | None,
+    teacher: Any,
+    skip_to_step: int | None,
+) -> TrainResult:
     import torch
     from accelerate import Accelerator
 
     from scaler_wizard.data import collate_rows
 
     refuse_sharding()  # a DeepSpeed launch would otherwise run as plain data parallelism
-    torch.set_num_threads(spec.threads or os.cpu_count() or 1)
     random.seed(spec.seed)
     torch.manual_seed(spec.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())

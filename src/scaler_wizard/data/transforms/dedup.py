@@ -38,7 +38,11 @@ def _key_text(example: Example, role: Role) -> str:
     # Roles are part of the key: the same words said by the user or the assistant differ.
     if example.messages is None:
         return example_text(example, role)
-    return "\0".join(f"{m.role}:{m.content}" for m in example.messages if role in ("all", m.role))
+    return "\0".join(
+        f"{m.role}:{normalise(m.content, ignore_case=False)}"
+        for m in example.messages
+        if role in ("all", m.role)
+    )  # each turn normalised alone: leading spaces in a turn must not make it unique
 
 
 def dedup_exact(
