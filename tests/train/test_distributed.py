@@ -89,3 +89,15 @@ def test_sharded_processes_match_one_and_resume_from_their_checkpoint(
         assert two["resumed"][name] == pytest.approx(values, abs=1e-5), name
     assert two["checkpoints"] == ["step-000003"]
     assert two["hooks_left"] == []
+
+
+def test_sharded_gradients_only_match_one_process(
+    tmp_path: Path, one_process: dict[str, Any]
+) -> None:
+    """train.parallel: fsdp_grad_op (layers stay gathered from forward to backward)."""
+    two = train(tmp_path / "grad-op.json", 2, 1, 2, "--parallel", "fsdp_grad_op")
+    assert two["held"] == [0.5]  # each process holds half the model
+    assert losses(two) == pytest.approx(losses(one_process), rel=1e-5)
+    for name, values in one_process["weights"].items():
+        assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
+    assert two["hooks_left"] == []

@@ -173,15 +173,16 @@ class TrainSpec(Spec):
     )
     threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
     seed: int = 0
-    parallel: Literal["ddp", "fsdp"] = Field(
+    parallel: Literal["ddp", "fsdp", "fsdp_grad_op"] = Field(
         "ddp",
         description="How several processes (torchrun, accelerate launch) share training. "
         "ddp: every process holds the whole model; gradients are summed each step. fsdp: "
         "parameters, gradients and optimizer state are sharded across the processes (FSDP2, "
         "ZeRO-3-like: a decoder layer is gathered only while it computes), for a model that "
         "does not fit one device with its gradients and optimizer state; evaluation and export "
-        "still run on one process. Same results as ddp. Ignored with one process; an FSDP "
-        "`accelerate launch` selects it.",
+        "still run on one process. fsdp_grad_op: the same, but a layer stays gathered from its "
+        "forward to its backward (ZeRO-2-like: one gather fewer per layer, more memory). Same "
+        "results as ddp. Ignored with one process; an FSDP `accelerate launch` selects fsdp.",
     )
     distill: DistillSpec | None = Field(
         None, description="Knowledge distillation from a teacher; off by default."

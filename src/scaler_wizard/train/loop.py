@@ -155,7 +155,8 @@ def _train_model(
             )
         from scaler_wizard.train.sharding import shard
 
-        root = shard(model)
+        # fsdp_grad_op keeps a layer gathered from forward to backward (ZeRO-2-like).
+        root = shard(model, reshard_after_forward=spec.parallel != "fsdp_grad_op")
     params = [p for p in model.parameters() if p.requires_grad]  # sharded ones, under fsdp
     optimizer = torch.optim.AdamW(
         param_groups(model, spec.learning_rate, needs.lr_multipliers),

@@ -69,7 +69,7 @@ def refuse_sharding() -> None:
 def sharded(parallel: str) -> bool:
     """Whether training shards the model: the recipe's `train.parallel: fsdp`, or an FSDP
     `accelerate launch` (whose own fsdp_* settings do not apply: the loop shards by layer)."""
-    return parallel == "fsdp" or _flag(os.environ.get(FSDP_LAUNCH))
+    return parallel.startswith("fsdp") or _flag(os.environ.get(FSDP_LAUNCH))
 
 
 def _flag(value: str | None) -> bool:
