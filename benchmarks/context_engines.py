@@ -118,7 +118,9 @@ def planner_result(target: int) -> tuple[dict[str, Any], str] | None:
         r = json.loads(path.read_text())
         if r.get("engine") == choice["engine"] and r.get("rope") == choice["rope"]:
             same = "" if engine == "planner" else f" (the {engine} row: same configuration)"
-            return r, f"planner → {choice['engine']} ×{choice['factor']:g}{same}"
+            # Self-Extend's factor is its group size G, not a RoPE scale.
+            kind = "G=" if choice["engine"] == "self_extend" else "×"
+            return r, f"planner → {choice['engine']} {kind}{choice['factor']:g}{same}"
     return None
 
 

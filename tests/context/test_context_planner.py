@@ -20,8 +20,9 @@ CHOICES = [
     (2048, {"scale": 1.5}, True, ("yarn", 1.5, 3072, None)),
     (2048, {"target_length": 32768}, True, ("yarn", 16.0, 32768, "progressive stages")),
     # training-free 2×: YaRN, the best row of docs/BENCHMARKS-context.md
-    (2048, {"target_length": 4096}, False, ("yarn", 2.0, 4096, None)),
-    (2048, {"target_length": 3000}, False, ("yarn", 3000 / 2048, 3000, None)),
+    # training-free ≤ 2× on a Llama-family model: Self-Extend, the best measured row
+    (2048, {"target_length": 4096}, False, ("self_extend", 8.0, 4096, "eager attention")),
+    (2048, {"target_length": 3000}, False, ("self_extend", 5.0, 3000, "eager attention")),
     (2048, {"target_length": 8192}, False, ("yarn", 4.0, 8192, "degrades quality")),
     (2048, {"target_length": 16384}, False, ("yarn", 8.0, 16384, "NOT RELIABLE")),
     (
@@ -290,3 +291,15 @@ def test_planning_imports_neither_torch_nor_transformers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_training_free_2x_is_yarn_where_self_extend_does_not_apply(registry: Any) -> None:
+    from transformers import GemmaConfig
+
+    config = GemmaConfig(
+        vocab_size=32, hidden_size=128, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2, head_dim=64, max_position_embeddings=2048,
+    )  # fmt: skip
+    plan = plan_context(config, ContextSpec(scale=2.0), will_train=False, registry=registry)
+    assert (plan.engine, plan.factor) == ("yarn", 2.0)
+    assert any("does not apply to this model" in r for r in plan.reasons)

@@ -64,7 +64,7 @@ def completed_runs(workspace: Path) -> list[dict[str, Any]]:
 def check_grow_context(nb: Any, workspace: Path) -> dict[str, Any]:
     result = summary(nb)
     native = result["native_length"]
-    assert result["engine"] == "yarn" and result["factor"] == 2.0
+    assert result["engine"] == "self_extend"  # training-free 2× on a Llama: the best row
     assert result["target_length"] == 2 * native
     for key in ("passkey_before", "passkey_after"):
         assert list(result[key]) == [str(native * 3 // 2)]

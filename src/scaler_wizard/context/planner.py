@@ -73,7 +73,7 @@ def plan_context(
         )
     _check_composable(config, geometry)
     s = target / native
-    name, reasons, warnings = _choose(spec.engine, s, will_train)
+    name, reasons, warnings = _choose(spec.engine, s, will_train, _self_extend_fits(config))
     entry = registry.get(name)
     if name == "self_extend" and will_train:
         raise ContextPlanError(
@@ -136,18 +136,39 @@ def describe(rope: Mapping[str, Any]) -> str:
     return f"{text} (original {original})" if original else text
 
 
-def _choose(engine: str, s: float, will_train: bool) -> tuple[str, list[str], list[str]]:
+def _self_extend_fits(config: Any) -> bool:
+    """Whether the Self-Extend patch applies: a supported attention and plain RoPE."""
+    from scaler_wizard.context.self_extend import SUPPORTED_MODEL_TYPES
+
+    rope = hf_compat.read_rope(config) or {}
+    supported = getattr(config, "model_type", "") in SUPPORTED_MODEL_TYPES
+    return supported and rope.get("rope_type", "default") == "default"
+
+
+def _choose(
+    engine: str, s: float, will_train: bool, self_extend_fits: bool = False
+) -> tuple[str, list[str], list[str]]:
     """The engine for 'auto' (reference §5.1 steps 4-6), or the explicit one."""
     if engine != "auto":
         return engine, [f"engine {engine!r} requested, scale ×{s:g}"], []
     if will_train:
         return "yarn", [f"training follows: static YaRN with factor {s:g} (§5.1 step 5)"], []
+    if s <= 2 and self_extend_fits:
+        why = (
+            f"no training and scale ×{s:g} ≤ 2 on a Llama-family model with plain RoPE: "
+            "Self-Extend, the best training-free row measured at 2× (SmolLM2-135M at 16k: "
+            "passkey 4/6, perplexity 4.79 at 16k and 4.99 inside the native window, against "
+            "static YaRN's 2/6, 4.89 and 5.10; docs/BENCHMARKS-context.md); it runs eager "
+            "attention, about 2× slower than SDPA: choose 'yarn' when speed matters more"
+        )
+        return "self_extend", [why], []
     if s <= 2:
         why = (
-            f"no training and scale ×{s:g} ≤ 2: static YaRN, the best training-free row measured "
-            "at 2× (SmolLM2-135M at 16k: passkey 2/6 and perplexity 4.89, against Dynamic NTK's "
-            "1/6 and 4.97; docs/BENCHMARKS-context.md), at about 2 % perplexity inside the "
-            "native window"
+            f"no training and scale ×{s:g} ≤ 2: static YaRN, the best training-free RoPE "
+            "scaling measured at 2× (SmolLM2-135M at 16k: passkey 2/6 and perplexity 4.89, "
+            "against Dynamic NTK's 1/6 and 4.97; docs/BENCHMARKS-context.md), at about 2 % "
+            "perplexity inside the native window (Self-Extend, better still, does not apply to "
+            "this model)"
         )
         return "yarn", [why], []
     return (
