@@ -182,7 +182,7 @@ def prepare_data(
         [(train_field, step) for step in steps] + [("data.eval", step) for step in eval_steps],
         [len(t.input_ids) for t in train_tok],
         train_examples,
-        extras=_report_extras(split.mixed, synthetic.report, train_examples, generated),
+        extras=_report_extras(split.mixed, synthetic.report, count_tags(train_examples), generated),
     )
     identities: list[Path | str] = [x.source.identity or x.source.path for x in all_loads]
     identities += [s.details["fingerprint"] for s in steps if "fingerprint" in s.details]
@@ -291,17 +291,24 @@ def _transform(
         raise DataError(f"on data.{which}: {exc.message}", field=exc.field) from exc
 
 
-def _report_extras(
-    mixed: Sequence[MixedSource],
-    synthetic: dict[str, Any],
-    train: Sequence[Example],
-    generated: Sequence[Example],
-) -> dict[str, Any]:
-    tags: dict[str, dict[str, int]] = {}
-    for example in train:
+def count_tags(
+    examples: Sequence[Example], into: dict[str, dict[str, int]] | None = None
+) -> dict[str, dict[str, int]]:
+    """Examples per tag value (`into` is added to: a streamed pass counts shard by shard)."""
+    tags = into if into is not None else {}
+    for example in examples:
         for key, value in example.tags:
             counts = tags.setdefault(key, {})
             counts[value] = counts.get(value, 0) + 1
+    return tags
+
+
+def _report_extras(
+    mixed: Sequence[MixedSource],
+    synthetic: dict[str, Any],
+    tags: dict[str, dict[str, int]],
+    generated: Sequence[Example],
+) -> dict[str, Any]:
     if "self_instruct" in synthetic:
         synthetic["self_instruct"]["kept_after_transforms"] = len(generated)
     return {"mix": [m.to_dict() for m in mixed], "synthetic": synthetic, "tags": tags}

@@ -9,6 +9,7 @@ store of any size costs a few arrays of one number per row.
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -74,8 +75,9 @@ class RowStoreWriter:
 class _Rows(Sequence[PackedRow]):
     """Random access by `row(i)`; slices, negative indices and bounds handled once here."""
 
+    @abstractmethod
     def row(self, index: int) -> PackedRow:
-        raise NotImplementedError
+        """Row `index`, already checked to be within 0..len-1."""
 
     @overload
     def __getitem__(self, index: int) -> PackedRow: ...

@@ -31,6 +31,7 @@ from scaler_wizard.data.dataset import (
     _TokenCounter,
     _tokenize_all,
     _transform,
+    count_tags,
     train_sources,
 )
 from scaler_wizard.data.errors import DataError
@@ -254,8 +255,7 @@ class _Streamer:
         )
         train_field = "data.sources" if spec.sources else "data.train"
         loads = [(s.first, s.format) for s in sources]
-        extras = _report_extras(mixed, synthetic.report, [], generated)
-        extras["tags"] = tally.tags
+        extras = _report_extras(mixed, synthetic.report, tally.tags, generated)
         extras["streaming"] = {
             "shards": tally.shards,
             "shard_records": self.shard_records,
@@ -380,10 +380,7 @@ class _Streamer:
                 tally.lengths.append(len(item.input_ids))
             elif (slot := self.rng.randrange(tally.lengths_seen)) < LENGTH_SAMPLE:
                 tally.lengths[slot] = len(item.input_ids)
-        for example in examples:
-            for name, value in example.tags:
-                counts = tally.tags.setdefault(name, {})
-                counts[value] = counts.get(value, 0) + 1
+        count_tags(examples, into=tally.tags)
         if tokenized:
             packed = pack_examples(
                 tokenized, self.spec.seq_length, pad_token_id=self.pad_id, packing=self.spec.packing
