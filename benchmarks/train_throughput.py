@@ -55,6 +55,10 @@ def main() -> None:
     path = convert_gguf(locate_embedded_gguf())
     tokenizer, _ = load_tokenizer(path, TokenizerSpec())
     model = load_model(path, load_config(path))
+    if args.mode != "scaler-wizard":
+        # Plain transformers SDPA, as these users run it: TRL passes varlen bounds
+        # (cu_seq_lens_q) that Scaler Wizard's packed SDPA would act on.
+        model.set_attn_implementation("sdpa")
     base_params, _ = count_parameters(model)
     spec = DataSpec(train=str(args.data), seq_length=SEQ_LENGTH, packing=False)
     # Unpacked rows carry each record alone; strip their padding to get the records back.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -184,3 +185,34 @@ def test_an_all_ones_attention_mask_would_leak_across_documents(
         ones = loss(torch.ones_like(batch["input_ids"]))
     assert no_mask == pytest.approx(reference, abs=1e-4)  # the helper itself is right
     assert abs(ones - reference) > 1e-3  # a plain mask lets later documents see earlier ones
+
+
+@pytest.mark.parametrize("packing", [True, False])
+def test_token_budget_batches_repack_the_same_examples_within_the_budget(packing: bool) -> None:
+    from scaler_wizard.data import token_budget_batches
+
+    examples = synthetic([5, 3, 7, 2, 8, 1, 14])
+    rows = pack_examples(examples, 16, packing=packing)
+    batches = token_budget_batches(rows, 9)
+    sizes = [b["input_ids"].shape for b in batches]
+    assert all(shape[0] == 1 for shape in sizes)
+    # The 14-token example is a batch of its own; everything else fits in 9 (best fit).
+    assert sorted(shape[1] for shape in sizes) == [8, 9, 9, 14]
+    found = []
+    for batch in batches:
+        ids, labels, positions = (
+            batch[k][0].tolist() for k in ("input_ids", "labels", "position_ids")
+        )
+        starts = [i for i, p in enumerate(positions) if p == 0] + [len(ids)]
+        for a, b in itertools.pairwise(starts):
+            assert positions[a:b] == list(range(b - a))
+            found.append((ids[a:b], labels[a:b]))
+    expected = [(ids, labels) for row in rows for ids, labels, _ in segments(row)]
+    assert sorted(found) == sorted(expected)  # no pad tail, nothing lost or changed
+
+
+def test_token_budget_batches_refuse_an_empty_budget() -> None:
+    from scaler_wizard.data import token_budget_batches
+
+    with pytest.raises(ValueError, match="max_tokens"):
+        token_budget_batches(pack_examples(synthetic([3]), 4), 0)

@@ -6,6 +6,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from event_helpers import Collect
@@ -108,3 +109,45 @@ def test_strategies_can_ask_for_lr_groups_and_step_hooks(tiny_model: Any, tmp_pa
     needs = TrainingNeeds(step_hooks=[seen.append], lr_multipliers={"lora_B": 16.0})
     train_model(model, rows(2), TrainSpec(steps=3, batch_size=1), EventBus("t"), tmp_path, needs)
     assert seen == [1, 2, 3]
+
+
+def test_token_budget_micro_batches_give_the_same_training(tiny_model: Any, tmp_path: Path) -> None:
+    """train.micro_batch_tokens re-cuts each step into smaller passes: same weights at the end."""
+    import copy
+
+    from scaler_wizard.data import pack_examples
+    from scaler_wizard.data.tokenize import TokenizedExample
+
+    lora, _ = apply_lora(tiny_model, LoraOptions(r=4, dropout=0.0), CONTEXT)
+    examples = [
+        TokenizedExample(
+            [(i * 5 + j) % 40 + 3 for j in range(n)], [(i * 5 + j) % 40 + 3 for j in range(n)]
+        )
+        for i, n in enumerate([9, 4, 13, 6, 7, 11, 3, 8])
+    ]
+    data = pack_examples(examples, 24)
+    spec = TrainSpec(steps=4, batch_size=2, learning_rate=1e-2, warmup_steps=0, log_every=1)
+    whole, split = copy.deepcopy(lora), copy.deepcopy(lora)
+    first = train_model(whole, data, spec, EventBus("a", []), tmp_path / "a")
+    budget = spec.model_copy(update={"micro_batch_tokens": 16})
+    passes: list[int] = []
+    split.get_base_model().model.register_forward_hook(
+        lambda _, args, kwargs, out: passes.append(kwargs["input_ids"].numel()), with_kwargs=True
+    )
+    second = train_model(split, data, budget, EventBus("b", []), tmp_path / "b")
+    assert len(passes) > spec.steps and max(passes) <= 16  # really cut into smaller passes
+    assert [round(v, 5) for _, v in first.losses] == [round(v, 5) for _, v in second.losses]
+    for (name, a), b in zip(whole.named_parameters(), split.parameters(), strict=True):
+        if a.requires_grad:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_token_budget_micro_batches_refuse_prefix_tuning(tiny_model: Any, tmp_path: Path) -> None:
+    from peft import PrefixTuningConfig, get_peft_model
+
+    model = get_peft_model(
+        tiny_model, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4)
+    )
+    spec = TrainSpec(steps=1, batch_size=1, micro_batch_tokens=16)
+    with pytest.raises(ValueError, match="micro_batch_tokens"):
+        train_model(model, rows(2), spec, EventBus("p", []), tmp_path)

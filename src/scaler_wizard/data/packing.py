@@ -108,3 +108,30 @@ def collate_rows(rows: Sequence[PackedRow]) -> dict[str, torch.Tensor]:
         "labels": torch.tensor([r.labels for r in rows], dtype=torch.long),
         "position_ids": torch.tensor([r.position_ids for r in rows], dtype=torch.long),
     }
+
+
+def token_budget_batches(
+    rows: Sequence[PackedRow], max_tokens: int
+) -> list[dict[str, torch.Tensor]]:
+    """The rows' examples re-packed into single-row batches of at most `max_tokens` tokens.
+
+    Best-fit over the examples, as `pack_examples` does; an example longer than `max_tokens`
+    is a batch of its own. Pad tails are dropped: they carry no labels, and no example attends
+    to them, so the batches hold the same label positions with the same context as the rows
+    and, with the loss normalised over the step's labels, give the same gradient. What a
+    forward pass keeps for backward then follows `max_tokens`, not rows x seq_length.
+    """
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+    examples: list[TokenizedExample] = []
+    for row in rows:
+        start = 0
+        for length in row.lengths:
+            end = start + length
+            examples.append(TokenizedExample(row.input_ids[start:end], row.labels[start:end]))
+            start = end
+    batches = []
+    for group in _best_fit(examples, max_tokens):
+        size = sum(len(e.input_ids) for e in group)
+        batches.append(collate_rows([_row(group, size, 0, restart=True)]))
+    return batches

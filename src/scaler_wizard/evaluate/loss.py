@@ -31,6 +31,8 @@ def decoder_hidden(
     attention_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The decoder's last hidden states; a prefix-tuned model's prefix is fed as PEFT does."""
+    from scaler_wizard.models.packed_attention import packing_kwargs
+
     config = prefix_config(model)
     if config is None:
         return decoder(  # type: ignore[no-any-return]
@@ -38,6 +40,7 @@ def decoder_hidden(
             position_ids=position_ids,
             attention_mask=attention_mask,
             use_cache=False,
+            **packing_kwargs(model, position_ids, attention_mask),
         ).last_hidden_state
     return _prefixed_hidden(model, config, decoder, input_ids, position_ids, attention_mask)
 

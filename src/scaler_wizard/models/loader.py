@@ -16,13 +16,18 @@ def load_model(path: Path, config: Any, dtype: str = "float32", attention: str =
     """Instantiate weights from `path` with a (possibly modified) `config`.
 
     `dtype` and `attention` come resolved from `models.runtime.resolve_runtime` ('auto' is not
-    accepted here)."""
+    accepted here). A model loaded with 'sdpa' runs `packed_attention.PACKED_SDPA`: the same
+    SDPA, but one call per record on packed rows."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(
+    from scaler_wizard.models.packed_attention import enable_packed_attention
+
+    model = AutoModelForCausalLM.from_pretrained(
         path, config=config, dtype=getattr(torch, dtype), attn_implementation=attention
     )
+    enable_packed_attention(model)  # sdpa, attending per record on packed rows
+    return model
 
 
 def count_parameters(model: Any) -> tuple[int, int]:

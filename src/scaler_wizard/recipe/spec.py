@@ -171,6 +171,15 @@ class TrainSpec(Spec):
     loss_chunk_tokens: int = Field(
         1024, ge=16, description="Label tokens per LM-head chunk (bounds logits memory)."
     )
+    micro_batch_tokens: int | None = Field(
+        None,
+        ge=16,
+        description="Most tokens per forward pass: each step's rows are re-packed, example by "
+        "example, into passes of at most this many tokens (an example longer than that is a "
+        "pass of its own; pad tails are dropped). Activation memory then follows this number "
+        "instead of batch_size x seq_length, and the gradient is the same. Default: one pass "
+        "per micro-batch of batch_size rows.",
+    )
     threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
     seed: int = 0
     parallel: Literal["ddp", "fsdp", "fsdp_grad_op"] = Field(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from scaler_wizard.evaluate.loss import label_loss_sum
+from scaler_wizard.evaluate.loss import label_loss_sum, prefix_config
 from scaler_wizard.growth.base import TrainingNeeds
 from scaler_wizard.recipe.spec import SafetySpec, TrainSpec
 from scaler_wizard.telemetry.bus import EventBus
@@ -128,7 +128,8 @@ def _train_model(
     import torch
     from accelerate import Accelerator
 
-    from scaler_wizard.data import collate_rows
+    from scaler_wizard.data import collate_rows, token_budget_batches
+    from scaler_wizard.models.packed_attention import enable_packed_attention
 
     refuse_sharding()  # a DeepSpeed launch would otherwise run as plain data parallelism
     random.seed(spec.seed)
@@ -139,12 +140,14 @@ def _train_model(
         bus = EventBus(bus.run_id, [], first_seq=bus.next_seq)
     # The model is not wrapped for DDP: gradients are summed explicitly (train.parallel).
     model.to(accelerator.device)
+    enable_packed_attention(model)  # a model built in code, not by load_model, gets it too
     if spec.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     needs = needs or TrainingNeeds()
     if procs.world > 1:  # every process starts from rank 0's weights, as DDP does
         copy_from_main([p for p in model.parameters() if p.requires_grad])
+    _check_micro_batch_tokens(model, spec, procs.world)
     root = None  # the sharded model's root unit (train.parallel: fsdp)
     if procs.world > 1 and sharded(spec.parallel):
         if needs.step_hooks or needs.loss_terms:
@@ -215,7 +218,12 @@ def _train_model(
         while step < spec.steps:
             groups = next(batches)  # the whole step's micro-batches, identical in every process
             step_tokens = sum(row_labels[i] for idx in groups for i in idx)
-            micro = [collate_rows([rows[i] for i in idx]) for idx in procs.share(groups)]
+            share = [[rows[i] for i in idx] for idx in procs.share(groups)]
+            if spec.micro_batch_tokens is None:
+                micro = [collate_rows(group) for group in share]
+            else:
+                flat = [row for group in share for row in group]
+                micro = token_budget_batches(flat, spec.micro_batch_tokens)
             step_loss, _ = accumulate_gradients(
                 model,
                 micro,
@@ -387,6 +395,23 @@ def accumulate_gradients(
         backward(loss)
         step_loss += float(loss_sum.detach())
     return step_loss, step_tokens
+
+
+def _check_micro_batch_tokens(model: Any, spec: TrainSpec, processes: int) -> None:
+    if spec.micro_batch_tokens is None:
+        return
+    if prefix_config(model) is not None:
+        raise ValueError(
+            "train.micro_batch_tokens re-packs examples into shared rows, and prefix tuning "
+            "needs one example per row; unset train.micro_batch_tokens"
+        )
+    if processes > 1 and sharded(spec.parallel):
+        # Every forward gathers shards from all processes: they must run as many passes.
+        raise ValueError(
+            "train.micro_batch_tokens gives processes different numbers of forward passes, "
+            f"which train.parallel: {spec.parallel} cannot run; unset it or use "
+            "train.parallel: ddp"
+        )
 
 
 def _sharded(root: Any, agreed: tuple[type[BaseException], ...]) -> Any:
