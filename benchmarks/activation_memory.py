@@ -45,7 +45,12 @@ def saved_bytes(model: Any, batch: dict[str, Any], chunk_tokens: int) -> dict[st
         handles.append(module.register_forward_hook(leave))
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss, _ = label_loss_sum(
-            model, batch["input_ids"], batch["labels"], batch["position_ids"], chunk_tokens
+            model,
+            batch["input_ids"],
+            batch["labels"],
+            batch["position_ids"],
+            chunk_tokens,
+            recompute_chunks=True,  # as `accumulate_gradients` calls it
         )
     for handle in handles:
         handle.remove()

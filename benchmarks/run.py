@@ -27,24 +27,31 @@ BENCH = ROOT / "benchmarks"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sft_stdlib.jsonl"
 DEFAULT_STEPS = 2
 
-# (row label, train_throughput.py arguments), in the order they run.
+# The rows, in the order they run: label, train_throughput.py arguments.
 RUNS: list[tuple[str, list[str]]] = [
     ("TRL padded", ["--mode", "trl-padded"]),
     ("TRL packing=True", ["--mode", "trl-packed"]),
     ("TRL padding_free=True", ["--mode", "trl-padding-free"]),
     ("Scaler Wizard", ["--mode", "scaler-wizard"]),
+    ("Scaler Wizard, 512-token passes", ["--mode", "scaler-wizard", "--micro-batch-tokens", "512"]),
+    ("Scaler Wizard, MALLOC_MMAP_THRESHOLD_=131072", ["--mode", "scaler-wizard"]),
     ("Scaler Wizard, checkpointing", ["--mode", "scaler-wizard", "--gradient-checkpointing"]),
     (
         "Scaler Wizard, checkpointing, 256-token loss chunks",
         ["--mode", "scaler-wizard", "--gradient-checkpointing", "--loss-chunk-tokens", "256"],
     ),
 ]
+# Environment for a row: glibc keeps freed activations resident; this row shows what making it
+# hand large blocks back on free costs.
+RUN_ENV = {"Scaler Wizard, MALLOC_MMAP_THRESHOLD_=131072": {"MALLOC_MMAP_THRESHOLD_": "131072"}}
 
 
-def run_json(script: str, *arguments: str) -> dict[str, Any]:
+def run_json(script: str, *arguments: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run a benchmark script in a fresh process; its last stdout line is a JSON object."""
     command = [sys.executable, str(BENCH / script), *arguments]
-    out = subprocess.run(command, capture_output=True, text=True, cwd=BENCH)
+    out = subprocess.run(
+        command, capture_output=True, text=True, cwd=BENCH, env={**os.environ, **(env or {})}
+    )
     if out.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{out.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -69,8 +76,9 @@ def measure_all(data: Path, steps: int, save: Path | None) -> dict[str, Any]:
     measured["profile"] = run_json("step_profile.py", "--data", str(data))
     for label, arguments in RUNS:
         print(f"measuring {label} ...", file=sys.stderr, flush=True)
+        env = RUN_ENV.get(label)
         result = run_json(
-            "train_throughput.py", *arguments, "--data", str(data), "--steps", str(steps)
+            "train_throughput.py", *arguments, "--data", str(data), "--steps", str(steps), env=env
         )
         measured["runs"].append({"label": label, **result})
         if save is not None:

@@ -2,9 +2,10 @@
 
 1. One step (one packed 1024-token row, no checkpointing, after one warm-up step) under
    `torch.profiler`: self CPU time by kind of op.
-2. The attention of that row, forward and backward, for every layer's shapes: as the model runs
-   it (one SDPA call over the whole row with a block-diagonal mask, so every query still visits
-   all 1024 keys) and per record (one SDPA call per record, only the useful work).
+2. The attention of that row, forward and backward, for every layer's shapes: as transformers'
+   `sdpa` runs it (key/value heads repeated per query head, one call over the whole row with a
+   block-diagonal mask, so every query still visits all 1024 keys) and as Scaler Wizard's packed
+   SDPA runs it (one causal call per record, grouped heads: only the useful work).
 Prints one JSON object.
 """
 
@@ -50,25 +51,34 @@ def profile_step(model: Any, batch: dict[str, Any], optimizer: Any) -> dict[str,
 
 
 def attention_seconds(lengths: list[int], config: Any, repeats: int = 3) -> dict[str, float]:
-    """Forward + backward of every layer's attention over one row, best of `repeats`."""
+    """Forward + backward of every layer's attention over one row, best of `repeats`: as
+    transformers' `sdpa` runs a packed row, and as `models.packed_attention` runs it."""
     import torch
     from torch.nn import functional
 
     heads, dim = config.num_attention_heads, config.hidden_size // config.num_attention_heads
+    kv_heads = config.num_key_value_heads
     total = sum(lengths)
-    q, k, v = (torch.randn(1, heads, total, dim, requires_grad=True) for _ in range(3))
+    q = torch.randn(1, heads, total, dim, requires_grad=True)
+    k, v = (torch.randn(1, kv_heads, total, dim, requires_grad=True) for _ in range(2))
     doc = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))
     causal = torch.ones(total, total, dtype=torch.bool).tril()
     mask = causal & (doc[:, None] == doc[None, :])
     starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    groups = heads // kv_heads
 
-    def whole_row() -> None:
-        functional.scaled_dot_product_attention(q, k, v, attn_mask=mask).sum().backward()
+    def whole_row() -> None:  # repeat_kv, then one call with the block-diagonal mask
+        keys, values = (t.repeat_interleave(groups, dim=1) for t in (k, v))
+        functional.scaled_dot_product_attention(q, keys, values, attn_mask=mask).sum().backward()
 
     def per_record() -> None:
         outs = [
             functional.scaled_dot_product_attention(
-                q[:, :, s : s + n], k[:, :, s : s + n], v[:, :, s : s + n], is_causal=True
+                q[:, :, s : s + n],
+                k[:, :, s : s + n],
+                v[:, :, s : s + n],
+                is_causal=True,
+                enable_gqa=groups > 1,
             )
             for s, n in zip(starts, lengths, strict=True)
         ]

@@ -40,6 +40,9 @@ def main() -> None:
     parser.add_argument("--rows-per-step", type=int, default=1, help="packed rows (ours)")
     parser.add_argument("--loss-chunk-tokens", type=int, default=1024)
     parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument(
+        "--micro-batch-tokens", type=int, help="train.micro_batch_tokens (ours; default off)"
+    )
     parser.add_argument("--bf16", action="store_true", help="TRL's bf16 autocast (TRL modes)")
     args = parser.parse_args()
 
@@ -77,6 +80,7 @@ def main() -> None:
         model, steps, seconds, cpu, real, labels = _own_loop(model, tokenizer, records, args)
         extra["gradient_checkpointing"] = args.gradient_checkpointing
         extra["rows_per_step"] = args.rows_per_step
+        extra["micro_batch_tokens"] = args.micro_batch_tokens
     _, trainable = count_parameters(model)
     print(
         json.dumps(
@@ -153,7 +157,7 @@ def _own_loop(
     started, cpu_started = time.perf_counter(), cpu_seconds()
     for batch in batches[: args.steps]:
         if args.mode == "scaler-wizard":
-            r, n = _packed_step(model, batch, args.loss_chunk_tokens)
+            r, n = _packed_step(model, batch, args.loss_chunk_tokens, args.micro_batch_tokens)
         else:
             r, n = _padded_step(model, batch, tokenizer.pad_token_id)
         optimizer.step()
@@ -170,12 +174,18 @@ def _trim(row: Any) -> Any:
     return TokenizedExample(row.input_ids[:n], row.labels[:n])
 
 
-def _packed_step(model: Any, rows: list[Any], chunk_tokens: int) -> tuple[int, int]:
-    from scaler_wizard.data import collate_rows
+def _packed_step(
+    model: Any, rows: list[Any], chunk_tokens: int, micro_batch_tokens: int | None
+) -> tuple[int, int]:
+    from scaler_wizard.data import collate_rows, token_budget_batches
     from scaler_wizard.train.loop import accumulate_gradients
 
-    batch = collate_rows(rows)
-    _, labels = accumulate_gradients(model, [batch], chunk_tokens, lambda loss: loss.backward())
+    # As `train_model` cuts a step with and without train.micro_batch_tokens.
+    if micro_batch_tokens is None:
+        micro = [collate_rows(rows)]
+    else:
+        micro = token_budget_batches(rows, micro_batch_tokens)
+    _, labels = accumulate_gradients(model, micro, chunk_tokens, lambda loss: loss.backward())
     return sum(r.real_tokens for r in rows), labels
 
 
