@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from scaler_wizard.cli import app
 from scaler_wizard.telemetry.jsonl_sink import read_events
 from scaler_wizard.telemetry.validate import validate_event_log
-from tiny_models import write_chat_data
+from tiny_models import instruction_records
 
 TIMEOUT_S = 240
 
@@ -125,7 +125,11 @@ def event_types(run: Path) -> list[str]:
 
 @pytest.fixture()
 def data(tmp_path: Path) -> Path:
-    return write_chat_data(tmp_path / "d.jsonl", 40)
+    """Forty different chats: were they the same, every batch would give the same gradient, and
+    a wrong global batch or a share trained twice or skipped would give the same adapter."""
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in instruction_records(40)))
+    return path
 
 
 def test_two_processes_make_one_run_equal_to_one_process(
@@ -174,19 +178,24 @@ ACCELERATE_CONFIGS = Path(__file__).resolve().parents[2] / "recipes" / "accelera
 def test_accelerate_launches_the_shipped_fsdp_config_on_cpus(
     tmp_path: Path, tiny_model_dir: Path, data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`accelerate launch --config_file recipes/accelerate/fsdp.yaml --cpu`: accelerate sets
-    ACCELERATE_USE_FSDP, which the loop runs sharded (not refused), with one process's result."""
+    """`accelerate launch --config_file recipes/accelerate/fsdp.yaml` on a machine without GPUs:
+    two gloo processes under torchrun (`--cpu` would start one plain process instead). accelerate
+    sets ACCELERATE_USE_FSDP, which the loop runs sharded (not refused), with one process's
+    result."""
     reference = one_process(tmp_path / "one", grow_args(tiny_model_dir, data, 2, 2), monkeypatch)
     home = tmp_path / "two"
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
-    command += [str(ACCELERATE_CONFIGS / "fsdp.yaml"), "--cpu", "--num_processes", "2"]
+    command += [str(ACCELERATE_CONFIGS / "fsdp.yaml"), "--num_processes", "2"]
     command += ["-m", "scaler_wizard.cli", *grow_args(tiny_model_dir, data, 2, 1)]
-    done = subprocess.run(
-        command, env=environment(home), capture_output=True, text=True, timeout=TIMEOUT_S
-    )
+    env = environment(home) | {"CUDA_VISIBLE_DEVICES": ""}  # this test is about CPUs
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-3000:]
     (run,) = (home / "runs").iterdir()
-    assert json.loads((run / "manifest.json").read_text())["status"] == "completed"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    # The recipe says ddp; the run records the sharding the launch selected.
+    assert manifest["recipe"]["train"]["parallel"] == "ddp"
+    assert (manifest["train"]["processes"], manifest["train"]["parallel"]) == (2, "fsdp")
     assert_same_adapter(reference, run)
 
 
@@ -198,15 +207,24 @@ def test_the_shipped_accelerate_configs_parse(name: str) -> None:
     assert config.distributed_type == ("FSDP" if name == "fsdp.yaml" else "MULTI_GPU")
 
 
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
 def test_a_signal_to_one_process_pauses_both_and_torchrun_resumes(
-    tmp_path: Path, tiny_model_dir: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+    parallel: str,
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    data: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Sharded or not, the processes stop after the same step; fsdp gathers the checkpoint and
+    leaves the sharding on the way out, and the resumed run shards it again."""
     steps = 16
     reference = one_process(
         tmp_path / "one", grow_args(tiny_model_dir, data, steps, 2), monkeypatch
     )
     home = tmp_path / "two"
-    args = grow_args(tiny_model_dir, data, steps, 1, "train.checkpoint_every=1")
+    args = grow_args(
+        tiny_model_dir, data, steps, 1, "train.checkpoint_every=1", f"train.parallel={parallel}"
+    )
     ranks = start_ranks(home, args)
     deadline = time.monotonic() + TIMEOUT_S
     while not list(home.glob("runs/*/checkpoints/step-000002")):
@@ -218,6 +236,7 @@ def test_a_signal_to_one_process_pauses_both_and_torchrun_resumes(
     (run,) = (home / "runs").iterdir()
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "paused", outputs
+    assert (manifest["train"]["processes"], manifest["train"]["parallel"]) == (2, parallel)
     step = manifest["paused_at_step"]
     assert 2 <= step < steps
     newest = sorted(p.name for p in (run / "checkpoints").iterdir())[-1]
@@ -228,7 +247,10 @@ def test_a_signal_to_one_process_pauses_both_and_torchrun_resumes(
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["resumed_from"] == newest
+    assert (manifest["train"]["processes"], manifest["train"]["parallel"]) == (2, parallel)
     assert_same_adapter(reference, run)  # as if never interrupted
+    one = json.loads((reference / "manifest.json").read_text())["train"]
+    assert (one["processes"], one["parallel"]) == (1, "ddp")
     types = event_types(run)
     assert types.count("RunStarted") == 2 and types.count("RunPaused") == 1
     assert types.count("RunFinished") == 1

@@ -2,7 +2,9 @@
 
 Run directly (one process) or under `torchrun --nproc_per_node N` (gloo on CPU); rank 0 writes
 the result (also the gradient norms, and with `--resume` the weights of a second training that
-resumes the same model from the first one's checkpoint). Used by test_distributed.py.
+resumes the same model from the first one's checkpoint). `--gradient-checkpointing`,
+`--distill` (a one-layer teacher) and `--prefix` (prefix tuning instead of LoRA) train the same
+way with that feature on. Used by test_distributed.py.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from tiny_models import build_tiny_model, build_tiny_tokenizer
 
 def main() -> None:
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, PrefixTuningConfig, get_peft_model
 
     from scaler_wizard.data.packing import PackedRow
-    from scaler_wizard.recipe.spec import TrainSpec
+    from scaler_wizard.recipe.spec import DistillSpec, TrainSpec
     from scaler_wizard.telemetry.bus import EventBus
     from scaler_wizard.train import train_model
 
@@ -35,12 +37,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--parallel", default="ddp")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--distill", action="store_true")
+    parser.add_argument("--prefix", action="store_true")
     args = parser.parse_args()
     tokenizer = build_tiny_tokenizer()
 
     model = build_tiny_model(tokenizer)
     torch.manual_seed(0)
-    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+    if args.prefix:  # trains a parameter outside the decoder layers: the root unit's
+        config: Any = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=5)
+    else:
+        config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear")
+    model = get_peft_model(model, config)
+    # A different (one-layer) model, so that its soft targets differ from the student's.
+    teacher = build_tiny_model(tokenizer, layers=1) if args.distill else None
     rng = random.Random(0)
     rows = []
     for _ in range(24):
@@ -59,14 +70,24 @@ def main() -> None:
         max_grad_norm=0.3,  # some steps clip: clipping sharded gradients is compared too
         threads=1,
         parallel=args.parallel,
+        gradient_checkpointing=args.gradient_checkpointing,
+        distill=DistillSpec(weight=0.5, temperature=2.0) if args.distill else None,
     )
     norms = GradNorms()
     held = watch_sharding()
     out: dict[str, Any] = {}
     folder = args.out.parent / f"{args.out.stem}-checkpoints"  # the processes share it
-    result = train_model(model, rows, spec, EventBus("dist", [norms]), folder)
+    calls = count_calls(model)
+    start = trainable(model)
+    result = train_model(model, rows, spec, EventBus("dist", [norms]), folder, teacher=teacher)
+    calls.remove()
     out["checkpoints"] = sorted(p.name for p in folder.iterdir())
     out |= {"losses": result.losses, "weights": trainable(model), "grad_norms": norms.seen}
+    out |= {"distill_losses": result.distill_losses, "layer_calls": calls.seen}
+    out["moved"] = max(  # how far training moved the trainable weights
+        abs(a - b) for name, values in start.items()
+        for a, b in zip(values, out["weights"][name], strict=True)
+    )  # fmt: skip
     rank = int(os.environ.get("RANK", "0"))
     if rank == 0:
         # Training has left the sharding: rank 0 alone can run the model (a hook left behind
@@ -80,7 +101,9 @@ def main() -> None:
         # The same model object trains again (sharded afresh, as after a breaker gate), resumed
         # from the middle: it must end where it ended, as if never interrupted.
         checkpoint = folder / "step-000003"
-        train_model(model, rows, spec, EventBus("dist"), folder, resume_from=checkpoint)
+        train_model(
+            model, rows, spec, EventBus("dist"), folder, resume_from=checkpoint, teacher=teacher
+        )
         out["resumed"] = trainable(model)
     if rank == 0:
         out["held"] = held  # the share of the model this process held in each training
@@ -106,6 +129,28 @@ def watch_sharding() -> list[float]:
 
     sharding.shard = recording  # the loop looks it up when it shards
     return held
+
+
+class LayerCalls:
+    """Counts the forward calls of a module inside the first decoder layer (a checkpointed
+    layer computes twice per micro-batch: forward, then again in backward; the layer's own
+    hooks, FSDP's among them, stay outside the checkpoint and run once)."""
+
+    def __init__(self, layer: Any) -> None:
+        self.seen = 0
+        self.handle = layer.register_forward_pre_hook(self.count)
+
+    def count(self, module: Any, args: Any) -> None:
+        self.seen += 1
+
+    def remove(self) -> None:
+        self.handle.remove()
+
+
+def count_calls(model: Any) -> LayerCalls:
+    from scaler_wizard.train.sharding import decoder_layers
+
+    return LayerCalls(decoder_layers(model)[0].mlp)
 
 
 class GradNorms:

@@ -1,5 +1,6 @@
 """Two CPU processes (gloo) follow the same loss curve as one process with the same global batch,
-whether each holds the whole model (ddp) or a shard of it (fsdp)."""
+whether each holds the whole model (ddp) or a shard of it (fsdp); sharded, also with gradient
+checkpointing, distillation and prefix tuning."""
 
 from __future__ import annotations
 
@@ -99,5 +100,52 @@ def test_sharded_gradients_only_match_one_process(
     assert two["held"] == [0.5]  # each process holds half the model
     assert losses(two) == pytest.approx(losses(one_process), rel=1e-5)
     for name, values in one_process["weights"].items():
+        assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
+    assert two["hooks_left"] == []
+
+
+def test_gradient_checkpointing_runs_sharded_and_matches_one_process(
+    tmp_path: Path, one_process: dict[str, Any]
+) -> None:
+    """train.gradient_checkpointing under fsdp: each layer recomputes in backward (gathered
+    again for it), and the numbers are those of one process without checkpointing."""
+    two = train(tmp_path / "gc.json", 2, 1, 2, "--parallel", "fsdp", "--gradient-checkpointing")
+    assert two["held"] == [0.5]
+    assert one_process["layer_calls"] == 6 * 2  # 6 steps x 2 micro-batches, computed once
+    assert two["layer_calls"] == 6 * 1 * 2  # 6 steps x 1 micro-batch, computed twice
+    assert losses(two) == pytest.approx(losses(one_process), rel=1e-5)
+    for name, values in one_process["weights"].items():
+        assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
+    assert two["hooks_left"] == []
+
+
+def test_distillation_runs_sharded_and_matches_one_process(
+    tmp_path: Path, one_process: dict[str, Any]
+) -> None:
+    """train.distill under fsdp: the student is sharded, the frozen teacher whole in every
+    process; LM and KD losses and the weights are one process's."""
+    one = train(tmp_path / "one.json", 2, 2, 1, "--distill")
+    two = train(tmp_path / "two.json", 2, 1, 2, "--parallel", "fsdp", "--distill")
+    assert two["held"] == [0.5]
+    kd = [value for _, value in one["distill_losses"]]
+    assert len(kd) == 6 and min(kd) > 0
+    assert losses(one) != pytest.approx(losses(one_process), rel=1e-5)  # the teacher counts
+    assert losses(two) == pytest.approx(losses(one), rel=1e-5)
+    assert [v for _, v in two["distill_losses"]] == pytest.approx(kd, rel=1e-5)
+    for name, values in one["weights"].items():
+        assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
+    assert two["hooks_left"] == []
+
+
+def test_prefix_tuning_runs_sharded_and_matches_one_process(tmp_path: Path) -> None:
+    """Prefix tuning under fsdp: the prefix (the only trainable tensor, in the root unit) is
+    sharded and gathered for each loss computation; it learns what one process learns."""
+    one = train(tmp_path / "one.json", 2, 2, 1, "--prefix")
+    two = train(tmp_path / "two.json", 2, 1, 2, "--parallel", "fsdp", "--prefix")
+    assert list(one["weights"]) == ["prompt_encoder.default.embedding.weight"]
+    assert one["moved"] > 1e-3  # it trains
+    assert two["held"] == [pytest.approx(0.5, abs=0.01)]
+    assert losses(two) == pytest.approx(losses(one), rel=1e-5)
+    for name, values in one["weights"].items():
         assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
     assert two["hooks_left"] == []

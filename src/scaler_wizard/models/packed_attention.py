@@ -64,11 +64,12 @@ def record_bounds(position_ids: torch.Tensor) -> torch.Tensor:
     """Cumulative record starts over the flattened batch, ending with its size (int32).
 
     A record starts at every row start and wherever a position does not continue the one
-    before it by one (packed rows reset positions to 0 per record)."""
+    before it by one (packed rows reset positions to 0 per record). Computed on the CPU: every
+    layer reads the bounds, and on a GPU each read would otherwise wait for the device."""
     import torch
 
     rows, length = position_ids.shape
-    flat = position_ids.reshape(-1)
+    flat = position_ids.detach().reshape(-1).cpu()
     starts = torch.ones_like(flat, dtype=torch.bool)
     starts[1:] = flat[1:] != flat[:-1] + 1
     starts[::length] = True

@@ -38,7 +38,7 @@ from scaler_wizard.pipeline.export import (
 )
 from scaler_wizard.pipeline.gates import ApprovalDenied, await_approval
 from scaler_wizard.pipeline.launch import Launch
-from scaler_wizard.pipeline.manifest import flat_metrics, start_manifest
+from scaler_wizard.pipeline.manifest import flat_metrics, start_manifest, training_launch
 from scaler_wizard.pipeline.phases import PhaseFailed, phase
 from scaler_wizard.pipeline.plan import RunPlan, make_plan
 from scaler_wizard.pipeline.stages import run_stages
@@ -231,6 +231,8 @@ def _execute(
                 run.write_manifest(manifest)  # a resumed run reuses these
         base = manifest["metrics"]["base"]
         current = "train"
+        # Written with the next manifest (paused, failed or completed); a resume records its own.
+        manifest["train"].update(training_launch(recipe.train, launch.world))
         if plan.stages:
             model, reports, result, _ = run_stages(
                 tokenizer,

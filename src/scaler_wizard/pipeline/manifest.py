@@ -11,6 +11,8 @@ from scaler_wizard import __version__
 from scaler_wizard.artifacts.run_folder import RunFolder
 from scaler_wizard.pipeline.plan import RunPlan
 from scaler_wizard.recipe import Recipe
+from scaler_wizard.recipe.spec import TrainSpec
+from scaler_wizard.train.parallel import sharded
 
 
 def start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, Any]:
@@ -41,6 +43,16 @@ def start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, A
             "peft": peft.__version__,
         },
     }
+
+
+def training_launch(train: TrainSpec, processes: int) -> dict[str, Any]:
+    """How training runs: `processes` (the launcher's WORLD_SIZE) and `parallel`, how they share
+    it. That is `train.parallel`, except that an FSDP `accelerate launch` of several processes
+    shards a recipe that says ddp; one process records the mode as configured."""
+    parallel = train.parallel
+    if processes > 1 and not parallel.startswith("fsdp") and sharded(parallel):
+        parallel = "fsdp"
+    return {"processes": processes, "parallel": parallel}
 
 
 def flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
