@@ -56,13 +56,25 @@ Machine: {machine["cpu"]} ({machine["arch"]}), {machine["cores"]} cores,
 {machine["memory_gib"]:.0f} GiB RAM; Python {machine["python"]}, {versions}.
 The training runs and peak measurements took {m["wall_s"] / 60:.0f} minutes.
 To reproduce: `pip install -e '.[bench]'` (brings TRL), then `make bench`
-(`.venv/bin/python benchmarks/run.py --steps {m["steps"]}`).
+(`.venv/bin/python benchmarks/run.py --steps {m["steps"]} --rounds {m.get("rounds", 1)}`).
 
-The machine was shared with other work during this run (1-minute load average {before:.1f} at
-the start and {after:.1f} at the end, on {machine["cores"]} cores), so absolute speeds are low
-and noisy, and a mode can be slowed by load that the next one does not see. The modes ran one
-after another; compare the ratios, and the CPU seconds per step, which other load disturbs less.
+The machine is a shared virtual machine (1-minute load average {before:.1f} at the start and
+{after:.1f} at the end, on {machine["cores"]} cores), so absolute speeds are low and noisy, and a
+mode can be slowed by load that the next one does not see. {_rounds(m)}Compare the ratios, and
+the CPU seconds per step, which other load disturbs less.
 """
+
+
+def _rounds(m: dict[str, Any]) -> str:
+    rounds = m.get("rounds", 1)
+    if rounds < 2:
+        return "The modes ran one after another, once each. "
+    spread = max(max(r["round_seconds"]) / min(r["round_seconds"]) for r in m["runs"])
+    return (
+        f"Every mode ran {rounds} times, in {rounds} rounds of all modes one after another, and "
+        "each row is its fastest round (the same work each time, so the least disturbed); "
+        f"the slowest round of a mode took up to {spread:.2f}× its fastest. "
+    )
 
 
 def _setup(m: dict[str, Any], first: dict[str, Any], runs: dict[str, dict[str, Any]]) -> str:
@@ -89,9 +101,9 @@ nearest to TRL's 4-record batches. Its rows are best-fit packed with positions r
 attention runs one causal SDPA call per record (`models.packed_attention`), so no record sees
 another; the loss runs the LM head on label positions only, in chunks
 (`train.loop.accumulate_gradients`). *512-token passes* is `train.micro_batch_tokens: 512`: the
-step's row is re-packed into forward passes of at most 512 tokens (same records, same gradient);
-*checkpointing* is `train.gradient_checkpointing: true`; *256-token loss chunks* is
-`train.loss_chunk_tokens: 256` (default 1024). The TRL modes run transformers' own `sdpa`.
+step's row is re-packed into forward passes of at most 512 tokens (same records, same gradient;
+a longer record is a pass of its own), likewise *384-token passes*; *checkpointing* is
+`train.gradient_checkpointing: true`. The TRL modes run transformers' own `sdpa`.
 """
 
 

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sft_stdlib.jsonl"
 DEFAULT_STEPS = 2
+DEFAULT_ROUNDS = 2
 
 # The rows, in the order they run: label, train_throughput.py arguments.
 RUNS: list[tuple[str, list[str]]] = [
@@ -35,11 +36,8 @@ RUNS: list[tuple[str, list[str]]] = [
     ("Scaler Wizard", ["--mode", "scaler-wizard"]),
     ("Scaler Wizard, 512-token passes", ["--mode", "scaler-wizard", "--micro-batch-tokens", "512"]),
     ("Scaler Wizard, MALLOC_MMAP_THRESHOLD_=131072", ["--mode", "scaler-wizard"]),
+    ("Scaler Wizard, 384-token passes", ["--mode", "scaler-wizard", "--micro-batch-tokens", "384"]),
     ("Scaler Wizard, checkpointing", ["--mode", "scaler-wizard", "--gradient-checkpointing"]),
-    (
-        "Scaler Wizard, checkpointing, 256-token loss chunks",
-        ["--mode", "scaler-wizard", "--gradient-checkpointing", "--loss-chunk-tokens", "256"],
-    ),
 ]
 # Environment for a row: glibc keeps freed activations resident; this row shows what making it
 # hand large blocks back on free costs.
@@ -58,8 +56,10 @@ def run_json(script: str, *arguments: str, env: dict[str, str] | None = None) ->
     return result
 
 
-def measure_all(data: Path, steps: int, save: Path | None) -> dict[str, Any]:
-    """All measurements; with `save`, the partial results are written after each run."""
+def measure_all(data: Path, steps: int, rounds: int, save: Path | None) -> dict[str, Any]:
+    """All measurements; with `save`, the partial results are written after each run. Every
+    training mode runs once per round, the rounds one after another; each row keeps its fastest
+    round (every round's seconds are kept in `round_seconds`)."""
     started = time.perf_counter()
     measured: dict[str, Any] = {
         "date": f"{datetime.now(UTC):%Y-%m-%d}",
@@ -67,6 +67,7 @@ def measure_all(data: Path, steps: int, save: Path | None) -> dict[str, Any]:
         "load_average": [os.getloadavg()[0]],
         "data": data.name,
         "steps": steps,
+        "rounds": rounds,
         "peaks": [run_json("matmul_peak.py")],
         "runs": [],
     }
@@ -74,15 +75,23 @@ def measure_all(data: Path, steps: int, save: Path | None) -> dict[str, Any]:
     measured["activations"] = run_json("activation_memory.py", "--data", str(data))
     print("profiling one step ...", file=sys.stderr, flush=True)
     measured["profile"] = run_json("step_profile.py", "--data", str(data))
-    for label, arguments in RUNS:
-        print(f"measuring {label} ...", file=sys.stderr, flush=True)
-        env = RUN_ENV.get(label)
-        result = run_json(
-            "train_throughput.py", *arguments, "--data", str(data), "--steps", str(steps), env=env
-        )
-        measured["runs"].append({"label": label, **result})
-        if save is not None:
-            save.write_text(json.dumps(measured, indent=1))
+    best: dict[str, dict[str, Any]] = {}
+    for round_index in range(rounds):
+        for label, arguments in RUNS:
+            print(f"round {round_index + 1}: {label} ...", file=sys.stderr, flush=True)
+            env = RUN_ENV.get(label)
+            result = run_json(
+                "train_throughput.py", *arguments, "--data", str(data), "--steps", str(steps),
+                env=env,
+            )  # fmt: skip
+            # The same work every round: the fastest round is the least disturbed by other load.
+            seconds = [*best.get(label, {}).get("round_seconds", []), result["seconds"]]
+            if label not in best or result["seconds"] < best[label]["seconds"]:
+                best[label] = {"label": label, **result}
+            best[label]["round_seconds"] = seconds
+            measured["runs"] = [best[name] for name, _ in RUNS if name in best]
+            if save is not None:
+                save.write_text(json.dumps(measured, indent=1))
     measured["peaks"].append(run_json("matmul_peak.py"))
     measured["load_average"].append(os.getloadavg()[0])
     measured["wall_s"] = time.perf_counter() - started
@@ -110,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="runs of every mode")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--save", type=Path, help="also write the raw measurements here")
     parser.add_argument("--load", type=Path, help="re-render the page from saved measurements")
@@ -121,7 +131,7 @@ def main() -> None:
             sys.exit(f"benchmark data not found: {args.data} (pass --data file.jsonl)")
         if importlib.util.find_spec("trl") is None:
             sys.exit("the TRL baselines need trl: pip install -e '.[bench]'")
-        measured = measure_all(args.data.resolve(), args.steps, args.save)
+        measured = measure_all(args.data.resolve(), args.steps, args.rounds, args.save)
     if args.save is not None:
         args.save.write_text(json.dumps(measured, indent=1))
     args.out.write_text(render(measured))
