@@ -47,7 +47,7 @@ schemas: install
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --save docs/bench-data/training.json
 
 bench-growth: install
 	$(BIN)/python benchmarks/growth_strategies.py
