@@ -135,3 +135,18 @@ def test_resume_refuses_completed_and_unknown_runs(reference: Path) -> None:
     assert missing.exit_code == 2 and "no single run matches" in missing.output
     both = CliRunner().invoke(app, ["grow", "tiny-cpu", "--resume", reference.name])
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_resume_refuses_another_process_count_and_changes_nothing(reference: Path) -> None:
+    """A run trained on two processes resumes on two: one process would take another batch."""
+    manifest = json.loads((reference / "manifest.json").read_text())
+    assert manifest["train"]["processes"] == 1
+    manifest.update(status="paused")
+    manifest["train"]["processes"] = 2
+    (reference / "manifest.json").write_text(json.dumps(manifest))
+    before = (reference / "manifest.json").read_bytes()
+    refused = CliRunner().invoke(app, ["grow", "--resume", reference.name])
+    assert refused.exit_code == 2, refused.output
+    assert "trained on 2 process(es)" in refused.output
+    assert "torchrun --nproc_per_node 2" in refused.output
+    assert (reference / "manifest.json").read_bytes() == before

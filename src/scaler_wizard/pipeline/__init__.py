@@ -140,6 +140,20 @@ def resume_pipeline(
             )
         if "base" not in manifest.get("metrics", {}):
             raise ResumeError(f"run {run.run_id} has no base measurements; start it again")
+        trained_on = int(manifest.get("train", {}).get("processes", launch.world))
+        if trained_on != launch.world:
+            # The global batch and every process's share of the batch order follow the
+            # process count: another count would not continue the same training.
+            how = (
+                f"torchrun --nproc_per_node {trained_on} -m scaler_wizard.cli grow --resume "
+                f"{run.run_id}"
+                if trained_on > 1
+                else f"scaler-wizard grow --resume {run.run_id} (one process)"
+            )
+            raise ResumeError(
+                f"run {run.run_id} trained on {trained_on} process(es), this launch has "
+                f"{launch.world}; resume it as it ran: {how}"
+            )
         return run, manifest, checkpoint, load_recipe(run.path / "recipe.yaml")
 
     # launch: rank 0 finds the run and its checkpoint; every process resumes from that one.
