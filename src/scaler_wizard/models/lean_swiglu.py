@@ -29,6 +29,9 @@ def enable_lean_swiglu(model: Any) -> int:
         return 0
     count = 0
     for module in base.modules():
+        # A model's own MLP class (LlamaMLP, Qwen2MLP, ...), whose forward is the SwiGLU above.
+        if not type(module).__name__.endswith("MLP"):
+            continue
         if not all(hasattr(module, name) for name in ("gate_proj", "up_proj", "down_proj")):
             continue
         if getattr(module, LEAN_FLAG, False):
