@@ -160,6 +160,15 @@ def test_prefix_tuning_refuses_gradient_checkpointing(tmp_path: Path, tiny_model
     assert code == 2 and "train.gradient_checkpointing" in output
 
 
+def test_prefix_tuning_refuses_token_budget_passes(tmp_path: Path, tiny_model_dir: Path) -> None:
+    code, output = run_plan(
+        tmp_path, tiny_model_dir, "growth=[{strategy: prefix}]", "train.micro_batch_tokens=256"
+    )
+    assert code == 2 and "train.micro_batch_tokens" in output
+    code, output = run_plan(tmp_path, tiny_model_dir, "train.micro_batch_tokens=256")
+    assert code == 0, output  # LoRA takes them
+
+
 def test_plan_accepts_a_folder_source_and_checks_transforms(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:

@@ -252,6 +252,16 @@ def validate_growth(recipe: Recipe, catalog: Catalog) -> list[BaseModel]:
                 "prefix would get no gradient",
             )
         )
+    if recipe.train.micro_batch_tokens is not None and any(
+        s.strategy == "prefix" for s in recipe.growth
+    ):
+        problems.append(
+            Problem(
+                "train.micro_batch_tokens",
+                "prefix tuning needs one example per row, and token-budget passes share rows "
+                "between examples; leave it unset",
+            )
+        )
     if problems:
         raise RecipeError(problems)
     return validated
