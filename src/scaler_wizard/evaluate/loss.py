@@ -12,7 +12,9 @@ IGNORE_INDEX = -100
 
 def backbone_and_head(model: Any) -> tuple[Any, Any]:
     """The decoder stack (hidden states out) and the LM head, for plain and PEFT-wrapped models."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    from scaler_wizard.models.loader import unwrap
+
+    base = unwrap(model)
     decoder = getattr(base, base.base_model_prefix)
     return decoder, base.get_output_embeddings()
 

@@ -21,8 +21,8 @@ from scaler_wizard.growth.decoder_layers import (
     probe_logits,
     renumber,
     set_depth,
-    unwrap,
 )
+from scaler_wizard.models.loader import unwrap
 
 # The new blocks add exact zeros, so any difference beyond float noise means a block is not the
 # identity on this architecture (e.g. post-norm, or a projection guessed wrongly).

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaler_wizard.growth.base import GrowthError
+from scaler_wizard.models.loader import unwrap
 
 # Where common causal LMs keep their block list (Llama/Mistral/Qwen/Gemma, OPT, GPT-2/GPT-J/Falcon,
 # MPT, GPT-NeoX, multimodal wrappers); anything else falls back to the generic search below.
@@ -40,11 +41,6 @@ class DecoderLayers:
 
         self.layers = nn.ModuleList(blocks)
         setattr(self.owner, self.attribute, self.layers)
-
-
-def unwrap(model: Any) -> Any:
-    """The transformers model under a PEFT wrapper (or the model itself)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def find_decoder_layers(model: Any) -> DecoderLayers:

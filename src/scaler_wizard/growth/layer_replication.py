@@ -20,7 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from scaler_wizard.growth.base import GrowthContext, GrowthError, GrowthReport
-from scaler_wizard.growth.decoder_layers import find_decoder_layers, set_depth, unwrap
+from scaler_wizard.growth.decoder_layers import find_decoder_layers, set_depth
+from scaler_wizard.models.loader import unwrap
 
 LAYERS_PATH = "growth.options.layers"
 

@@ -24,7 +24,9 @@ def silu_mul(gate: Any, up: Any) -> Any:
 def enable_lean_swiglu(model: Any) -> int:
     """Give every SiLU-gated MLP of `model` the lean forward; returns how many. Idempotent;
     MLPs with another activation or layout are left alone."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    from scaler_wizard.models.loader import unwrap
+
+    base = unwrap(model)
     if getattr(getattr(base, "config", None), "hidden_act", None) != "silu":
         return 0
     count = 0

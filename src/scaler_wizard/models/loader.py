@@ -30,6 +30,11 @@ def load_model(path: Path, config: Any, dtype: str = "float32", attention: str =
     return model
 
 
+def unwrap(model: Any) -> Any:
+    """The transformers model under a PEFT wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def count_parameters(model: Any) -> tuple[int, int]:
     """(total, trainable) parameters; shared (tied) tensors counted once."""
     seen: set[int] = set()

@@ -19,6 +19,8 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from scaler_wizard.models.loader import unwrap
+
 if TYPE_CHECKING:
     import torch
 
@@ -43,11 +45,10 @@ def register() -> None:
 def enable_packed_attention(model: Any) -> bool:
     """Switch a model running transformers' `sdpa` to `PACKED_SDPA`; False if it runs another
     attention (eager, FlashAttention, a patched forward), which is left alone."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    config = getattr(base, "config", None)
-    implementation = getattr(config, "_attn_implementation", None)
+    implementation = _implementation(model)
     if implementation == PACKED_SDPA:
         return True
+    base = unwrap(model)
     if implementation != "sdpa" or not hasattr(base, "set_attn_implementation"):
         return False
     register()
@@ -56,8 +57,11 @@ def enable_packed_attention(model: Any) -> bool:
 
 
 def uses_packed_attention(model: Any) -> bool:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return getattr(getattr(base, "config", None), "_attn_implementation", None) == PACKED_SDPA
+    return _implementation(model) == PACKED_SDPA
+
+
+def _implementation(model: Any) -> str | None:
+    return getattr(getattr(unwrap(model), "config", None), "_attn_implementation", None)
 
 
 def record_bounds(position_ids: torch.Tensor) -> torch.Tensor:

@@ -40,7 +40,9 @@ class LossCall(nn.Module):
 
 def decoder_layers(model: Any) -> list[nn.Module]:
     """The repeated blocks transformers names in `_no_split_modules` (the decoder layers)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    from scaler_wizard.models.loader import unwrap
+
+    base = unwrap(model)
     names = set(getattr(base, "_no_split_modules", None) or ())
     return [module for module in model.modules() if type(module).__name__ in names]
 
