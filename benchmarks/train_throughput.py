@@ -179,14 +179,10 @@ def _trim(row: Any) -> Any:
 def _packed_step(
     model: Any, rows: list[Any], chunk_tokens: int, micro_batch_tokens: int | None
 ) -> tuple[int, int]:
-    from scaler_wizard.data import collate_rows, token_budget_batches
+    from scaler_wizard.data import step_batches
     from scaler_wizard.train.loop import accumulate_gradients
 
-    # As `train_model` cuts a step with and without train.micro_batch_tokens.
-    if micro_batch_tokens is None:
-        micro = [collate_rows(rows)]
-    else:
-        micro = token_budget_batches(rows, micro_batch_tokens)
+    micro = step_batches([rows], micro_batch_tokens)  # as `train_model` cuts a step
     _, labels = accumulate_gradients(model, micro, chunk_tokens, lambda loss: loss.backward())
     return sum(r.real_tokens for r in rows), labels
 

@@ -7,6 +7,7 @@ from scaler_wizard.data.packing import (
     PackedRow,
     collate_rows,
     pack_examples,
+    step_batches,
     token_budget_batches,
 )
 from scaler_wizard.data.report import DataReport, write_data_report
@@ -27,6 +28,7 @@ __all__ = [
     "pack_examples",
     "prepare_data",
     "register_data_transforms",
+    "step_batches",
     "token_budget_batches",
     "tokenize_example",
     "write_data_report",

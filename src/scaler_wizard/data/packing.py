@@ -110,6 +110,17 @@ def collate_rows(rows: Sequence[PackedRow]) -> dict[str, torch.Tensor]:
     }
 
 
+def step_batches(
+    groups: Sequence[Sequence[PackedRow]], max_tokens: int | None
+) -> list[dict[str, torch.Tensor]]:
+    """The forward passes of one optimizer step's micro-batches (groups of rows): one batch per
+    group, or with `max_tokens` (`train.micro_batch_tokens`) all their examples re-packed by
+    `token_budget_batches`."""
+    if max_tokens is None:
+        return [collate_rows(group) for group in groups]
+    return token_budget_batches([row for group in groups for row in group], max_tokens)
+
+
 def token_budget_batches(
     rows: Sequence[PackedRow], max_tokens: int
 ) -> list[dict[str, torch.Tensor]]:

@@ -128,7 +128,7 @@ def _train_model(
     import torch
     from accelerate import Accelerator
 
-    from scaler_wizard.data import collate_rows, token_budget_batches
+    from scaler_wizard.data import step_batches
     from scaler_wizard.models.lean_swiglu import enable_lean_swiglu
     from scaler_wizard.models.packed_attention import enable_packed_attention
 
@@ -221,11 +221,7 @@ def _train_model(
             groups = next(batches)  # the whole step's micro-batches, identical in every process
             step_tokens = sum(row_labels[i] for idx in groups for i in idx)
             share = [[rows[i] for i in idx] for idx in procs.share(groups)]
-            if spec.micro_batch_tokens is None:
-                micro = [collate_rows(group) for group in share]
-            else:
-                flat = [row for group in share for row in group]
-                micro = token_budget_batches(flat, spec.micro_batch_tokens)
+            micro = step_batches(share, spec.micro_batch_tokens)
             step_loss, _ = accumulate_gradients(
                 model,
                 micro,
