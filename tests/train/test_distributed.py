@@ -52,15 +52,20 @@ def losses(result: dict[str, Any]) -> list[float]:
     return [loss for _, loss in result["losses"]]
 
 
+def assert_same_training(got: dict[str, Any], expected: dict[str, Any]) -> None:
+    """The loss curve and every trainable weight of `expected`, to float tolerance."""
+    assert losses(got) == pytest.approx(losses(expected), rel=1e-5)
+    for name, values in expected["weights"].items():
+        assert got["weights"][name] == pytest.approx(values, abs=1e-5), name
+
+
 def test_two_processes_match_one_with_the_same_global_batch(
     one_process: dict[str, Any], two_processes: dict[str, Any]
 ) -> None:
     one = one_process
     assert len(losses(one)) == 6 and losses(one)[-1] < losses(one)[0]  # it learns
     assert two_processes["held"] == []  # ddp: nothing sharded
-    assert losses(two_processes) == pytest.approx(losses(one), rel=1e-5)
-    for name, values in one["weights"].items():
-        assert two_processes["weights"][name] == pytest.approx(values, abs=1e-5), name
+    assert_same_training(two_processes, one)
     # Rank 0 writes checkpoints; the others wait for it instead of racing it.
     assert two_processes["checkpoints"] == one["checkpoints"] == ["step-000003"]
 
@@ -98,9 +103,7 @@ def test_sharded_gradients_only_match_one_process(
     """train.parallel: fsdp_grad_op (layers stay gathered from forward to backward)."""
     two = train(tmp_path / "grad-op.json", 2, 1, 2, "--parallel", "fsdp_grad_op")
     assert two["held"] == [0.5]  # each process holds half the model
-    assert losses(two) == pytest.approx(losses(one_process), rel=1e-5)
-    for name, values in one_process["weights"].items():
-        assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
+    assert_same_training(two, one_process)
     assert two["hooks_left"] == []
 
 
@@ -113,9 +116,7 @@ def test_gradient_checkpointing_runs_sharded_and_matches_one_process(
     assert two["held"] == [0.5]
     assert one_process["layer_calls"] == 6 * 2  # 6 steps x 2 micro-batches, computed once
     assert two["layer_calls"] == 6 * 1 * 2  # 6 steps x 1 micro-batch, computed twice
-    assert losses(two) == pytest.approx(losses(one_process), rel=1e-5)
-    for name, values in one_process["weights"].items():
-        assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
+    assert_same_training(two, one_process)
     assert two["hooks_left"] == []
 
 
@@ -130,10 +131,8 @@ def test_distillation_runs_sharded_and_matches_one_process(
     kd = [value for _, value in one["distill_losses"]]
     assert len(kd) == 6 and min(kd) > 0
     assert losses(one) != pytest.approx(losses(one_process), rel=1e-5)  # the teacher counts
-    assert losses(two) == pytest.approx(losses(one), rel=1e-5)
+    assert_same_training(two, one)
     assert [v for _, v in two["distill_losses"]] == pytest.approx(kd, rel=1e-5)
-    for name, values in one["weights"].items():
-        assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
     assert two["hooks_left"] == []
 
 
@@ -145,7 +144,5 @@ def test_prefix_tuning_runs_sharded_and_matches_one_process(tmp_path: Path) -> N
     assert list(one["weights"]) == ["prompt_encoder.default.embedding.weight"]
     assert one["moved"] > 1e-3  # it trains
     assert two["held"] == [pytest.approx(0.5, abs=0.01)]
-    assert losses(two) == pytest.approx(losses(one), rel=1e-5)
-    for name, values in one["weights"].items():
-        assert two["weights"][name] == pytest.approx(values, abs=1e-5), name
+    assert_same_training(two, one)
     assert two["hooks_left"] == []
