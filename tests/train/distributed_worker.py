@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--distill", action="store_true")
     parser.add_argument("--prefix", action="store_true")
+    parser.add_argument("--max-grad-norm", type=float, default=0.3)
     args = parser.parse_args()
     tokenizer = build_tiny_tokenizer()
 
@@ -67,14 +68,14 @@ def main() -> None:
         warmup_steps=0,
         log_every=1,
         checkpoint_every=3,
-        max_grad_norm=0.3,  # some steps clip: clipping sharded gradients is compared too
+        max_grad_norm=args.max_grad_norm,  # some steps clip at 0.3: sharded clipping is compared
         threads=1,
         parallel=args.parallel,
         gradient_checkpointing=args.gradient_checkpointing,
         distill=DistillSpec(weight=0.5, temperature=2.0) if args.distill else None,
     )
     norms = GradNorms()
-    held = watch_sharding()
+    held = watch_zero() if args.parallel.startswith("zero") else watch_sharding()
     out: dict[str, Any] = {}
     folder = args.out.parent / f"{args.out.stem}-checkpoints"  # the processes share it
     calls = count_calls(model)
@@ -93,8 +94,9 @@ def main() -> None:
         # Training has left the sharding: rank 0 alone can run the model (a hook left behind
         # would wait here for the other process forever).
         from scaler_wizard.train.sharding import fsdp_hooks
+        from scaler_wizard.train.zero import zero_hooks
 
-        out["hooks_left"] = fsdp_hooks(model)
+        out["hooks_left"] = fsdp_hooks(model) + zero_hooks(model)
         with torch.no_grad():
             model(input_ids=torch.tensor([rows[0].input_ids]))
     if args.resume:
@@ -128,6 +130,30 @@ def watch_sharding() -> list[float]:
         return root
 
     sharding.shard = recording  # the loop looks it up when it shards
+    return held
+
+
+def watch_zero() -> list[float]:
+    """Record, each time the loop starts a DeepSpeed engine, the share of the model's elements
+    this process holds and the share of the Adam state (ZeRO-3 splits even a tiny model's
+    parameters here: the persistence threshold is 0)."""
+    from scaler_wizard.train import zero
+
+    zero.ENGINE_DEFAULTS["stage3_param_persistence_threshold"] = 0
+    held: list[float] = []
+
+    class Watched(zero.ZeroRun):
+        def __init__(self, model: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(model, *args, **kwargs)
+            params = list(model.parameters())
+            local = sum(getattr(p, "ds_tensor", p).numel() for p in params)
+            held.append(local / sum(zero.param_numel(p) for p in params))
+            ours = self.engine.optimizer
+            flats = getattr(ours, "fp32_partitioned_groups_flat", None)
+            adam = sum(f.numel() for f in flats or ours.single_partition_of_fp32_groups)
+            held.append(adam / sum(zero.param_numel(p) for p in self.params))
+
+    zero.ZeroRun = Watched  # type: ignore[misc] # the loop looks it up when it starts one
     return held
 
 

@@ -12,7 +12,7 @@ from scaler_wizard.artifacts.run_folder import RunFolder
 from scaler_wizard.pipeline.plan import RunPlan
 from scaler_wizard.recipe import Recipe
 from scaler_wizard.recipe.spec import TrainSpec
-from scaler_wizard.train.parallel import sharded
+from scaler_wizard.train.parallel import launched_mode
 
 
 def start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, Any]:
@@ -47,11 +47,9 @@ def start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, A
 
 def training_launch(train: TrainSpec, processes: int) -> dict[str, Any]:
     """How training runs: `processes` (the launcher's WORLD_SIZE) and `parallel`, how they share
-    it. That is `train.parallel`, except that an FSDP `accelerate launch` of several processes
-    shards a recipe that says ddp; one process records the mode as configured."""
-    parallel = train.parallel
-    if processes > 1 and not parallel.startswith("fsdp") and sharded(parallel):
-        parallel = "fsdp"
+    it. That is `train.parallel`, except that an FSDP or DeepSpeed `accelerate launch` of
+    several processes decides it; one process records the mode as configured."""
+    parallel = launched_mode(train.parallel) if processes > 1 else train.parallel
     return {"processes": processes, "parallel": parallel}
 
 

@@ -182,7 +182,7 @@ class TrainSpec(Spec):
     )
     threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
     seed: int = 0
-    parallel: Literal["ddp", "fsdp", "fsdp_grad_op"] = Field(
+    parallel: Literal["ddp", "fsdp", "fsdp_grad_op", "zero2", "zero3"] = Field(
         "ddp",
         description="How several processes (torchrun, accelerate launch) share training. "
         "ddp: every process holds the whole model; gradients are summed each step. fsdp: "
@@ -190,8 +190,11 @@ class TrainSpec(Spec):
         "ZeRO-3-like: a decoder layer is gathered only while it computes), for a model that "
         "does not fit one device with its gradients and optimizer state; evaluation and export "
         "still run on one process. fsdp_grad_op: the same, but a layer stays gathered from its "
-        "forward to its backward (ZeRO-2-like: one gather fewer per layer, more memory). Same "
-        "results as ddp. Ignored with one process; an FSDP `accelerate launch` selects fsdp.",
+        "forward to its backward (ZeRO-2-like: one gather fewer per layer, more memory). "
+        "zero2 / zero3: DeepSpeed ZeRO stage 2 (gradients and optimizer state sharded) or 3 "
+        "(parameters too), run by DeepSpeed's engine (the `deepspeed` extra). Same results as "
+        "ddp. Ignored with one process; an FSDP `accelerate launch` selects fsdp, a DeepSpeed "
+        "one zero2 or zero3 (its zero_stage).",
     )
     distill: DistillSpec | None = Field(
         None, description="Knowledge distillation from a teacher; off by default."

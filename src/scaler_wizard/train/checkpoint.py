@@ -76,9 +76,12 @@ def save_checkpoint(
     return target
 
 
-def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
+def load_checkpoint(
+    path: Path, model: Any, optimizer: Any, scheduler: Any, zero: Any = None
+) -> dict[str, Any]:
     """Restore trainable weights, optimizer, scheduler and RNG; returns progress.json.
-    Sharded parameters and their optimizer state get this process's shard."""
+    Sharded parameters and their optimizer state get this process's shard; under DeepSpeed
+    (`zero`, a `zero.ZeroRun`) its partitions get them."""
     import torch
     from safetensors.torch import load_file
 
@@ -89,11 +92,14 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> d
     missing = sorted(set(weights) - set(params))
     if missing:
         raise ValueError(f"checkpoint {path} has weights this model lacks: {missing[:3]}")
-    with torch.no_grad():
-        for name, value in weights.items():
-            params[name].copy_(shard_like(params[name], value))
     state = torch.load(path / "state.pt", weights_only=False)
-    optimizer.load_state_dict(_placed(state["optimizer"], optimizer))
+    if zero is not None:
+        zero.load_training_state(weights, state["optimizer"])
+    else:
+        with torch.no_grad():
+            for name, value in weights.items():
+                params[name].copy_(shard_like(params[name], value))
+        optimizer.load_state_dict(_placed(state["optimizer"], optimizer))
     scheduler.load_state_dict(state["scheduler"])
     random.setstate(state["rng"]["python"])
     torch.set_rng_state(state["rng"]["torch"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import time
@@ -34,8 +33,9 @@ from scaler_wizard.train.parallel import (
     agree_stop,
     copy_from_main,
     label_tokens,
+    launched_mode,
+    leaving,
     refuse_sharding,
-    sharded,
     sum_across,
     sum_gradients,
 )
@@ -132,7 +132,7 @@ def _train_model(
     from scaler_wizard.models.lean_swiglu import enable_lean_swiglu
     from scaler_wizard.models.packed_attention import enable_packed_attention
 
-    refuse_sharding()  # a DeepSpeed launch would otherwise run as plain data parallelism
+    refuse_sharding()  # a Megatron launch would otherwise run as plain data parallelism
     random.seed(spec.seed)
     torch.manual_seed(spec.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
@@ -149,19 +149,21 @@ def _train_model(
     needs = needs or TrainingNeeds()
     if procs.world > 1:  # every process starts from rank 0's weights, as DDP does
         copy_from_main([p for p in model.parameters() if p.requires_grad])
-    _check_micro_batch_tokens(model, spec, procs.world)
+    mode = launched_mode(spec.parallel) if procs.world > 1 else "ddp"
+    _check_micro_batch_tokens(model, spec, mode)
+    distill = _distillation(model, teacher, spec, accelerator.device)
+    if mode != "ddp" and (needs.step_hooks or needs.loss_terms):
+        # They read and write whole weights between steps, which are sharded here.
+        raise ValueError(
+            f"train.parallel: {mode} cannot run a growth method with step hooks or extra loss "
+            "terms (adalora, vocabulary growth); use train.parallel: ddp"
+        )
     root = None  # the sharded model's root unit (train.parallel: fsdp)
-    if procs.world > 1 and sharded(spec.parallel):
-        if needs.step_hooks or needs.loss_terms:
-            # They read and write whole weights between steps, which are sharded here.
-            raise ValueError(
-                "train.parallel: fsdp cannot run a growth method with step hooks or extra loss "
-                "terms (adalora, vocabulary growth); use train.parallel: ddp"
-            )
+    if mode.startswith("fsdp"):
         from scaler_wizard.train.sharding import shard
 
         # fsdp_grad_op keeps a layer gathered from forward to backward (ZeRO-2-like).
-        root = shard(model, reshard_after_forward=spec.parallel != "fsdp_grad_op")
+        root = shard(model, reshard_after_forward=mode != "fsdp_grad_op")
     params = [p for p in model.parameters() if p.requires_grad]  # sharded ones, under fsdp
     optimizer = torch.optim.AdamW(
         param_groups(model, spec.learning_rate, needs.lr_multipliers),
@@ -170,10 +172,14 @@ def _train_model(
         betas=(0.9, 0.95),
         fused=torch.cuda.is_available(),
     )
+    zero = None  # the DeepSpeed engine that runs backward and the step (train.parallel: zeroN)
+    if mode.startswith("zero"):
+        from scaler_wizard.train.zero import ZeroRun
+
+        zero = ZeroRun(model, optimizer, int(mode[4:]), spec.max_grad_norm)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_multiplier(s, spec.warmup_steps, spec.steps)
     )
-    distill = _distillation(model, teacher, spec, accelerator.device)
     result = TrainResult(steps=spec.steps, duration_s=0.0, tokens_per_s=0.0, label_tokens=0)
     batches = _batch_order(len(rows), spec, procs.world)
     row_labels = [label_tokens(r.labels) for r in rows]
@@ -181,7 +187,7 @@ def _train_model(
     step = 0  # optimizer steps done
     if resume_from is not None:
         progress = load_checkpoint(
-            resume_from, accelerator.unwrap_model(model), optimizer, scheduler
+            resume_from, accelerator.unwrap_model(model), optimizer, scheduler, zero
         )
         step = int(progress["step"])
         result.losses = [(int(s), float(v)) for s, v in progress.get("losses", [])]
@@ -206,17 +212,23 @@ def _train_model(
         }
         path = checkpoint_path(checkpoint_dir, at)
         # ddp: every process holds the same state after the gradient sum, rank 0 saves its
-        # own; fsdp: every process gathers the shards, rank 0 saves them.
-        gather = root is not None or procs.is_main
-        state = training_state(unwrapped, optimizer) if gather else None
+        # own; fsdp, zero: every process gathers the shards, rank 0 saves them.
+        if zero is not None:
+            state = zero.training_state()
+        elif root is not None or procs.is_main:
+            state = training_state(unwrapped, optimizer)
+        else:
+            state = None
         if procs.is_main and state is not None:
             save_checkpoint(checkpoint_dir, at, state, scheduler, extra)
         accelerator.wait_for_everyone()  # whole before anyone pauses at it or rolls back to it
         bus.emit(CheckpointSaved(path=str(path)))
         return path
 
-    # fsdp: the model leaves sharding when training ends, or pauses or aborts on every process.
-    with stop_requests() as stop, _sharded(root, (TrainingPaused, TrainingAborted)):
+    # fsdp, zero: the model leaves sharding when training ends, or pauses or aborts on every
+    # process.
+    agreed = (TrainingPaused, TrainingAborted)
+    with stop_requests() as stop, leaving(_finish(root, zero), agreed):
         while step < spec.steps:
             groups = next(batches)  # the whole step's micro-batches, identical in every process
             step_tokens = sum(row_labels[i] for idx in groups for i in idx)
@@ -226,24 +238,27 @@ def _train_model(
                 model,
                 micro,
                 spec.loss_chunk_tokens,
-                accelerator.backward,
+                accelerator.backward if zero is None else zero.backward_for(len(micro)),
                 accelerator.device,
                 needs.loss_terms,
                 distill,
                 window_kd,
                 total_tokens=step_tokens,
-                root=root,
+                root=root if zero is None else zero,
             )
             if procs.world > 1:
-                if root is None:  # fsdp has reduce-scattered (summed) them in backward
+                if mode == "ddp":  # fsdp and zero have reduced (summed) them in backward
                     sum_gradients(params)
                 step_loss = sum_across(step_loss, accelerator.device)
             seen_tokens += sum(len(rows[i].input_ids) for idx in groups for i in idx)
-            if root is None:
+            if zero is not None:
+                grad_norm = zero.step()  # clips, steps and clears the gradients itself
+            elif root is None:
                 grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
+                optimizer.step()
             else:
                 grad_norm = _clip_sharded(params, spec.max_grad_norm)
-            optimizer.step()
+                optimizer.step()
             scheduler.step()
             for hook in needs.step_hooks:
                 hook(step + 1)
@@ -283,7 +298,7 @@ def _train_model(
                 if healthy is None:
                     raise TrainingAborted(f"{reason}; no earlier checkpoint to roll back to")
                 progress = load_checkpoint(
-                    healthy, accelerator.unwrap_model(model), optimizer, scheduler
+                    healthy, accelerator.unwrap_model(model), optimizer, scheduler, zero
                 )
                 # The batches that caused the trouble are skipped: `batches` is not rewound.
                 step = int(progress["step"])
@@ -395,7 +410,7 @@ def accumulate_gradients(
     return step_loss, step_tokens
 
 
-def _check_micro_batch_tokens(model: Any, spec: TrainSpec, processes: int) -> None:
+def _check_micro_batch_tokens(model: Any, spec: TrainSpec, mode: str) -> None:
     if spec.micro_batch_tokens is None:
         return
     if prefix_config(model) is not None:
@@ -403,21 +418,24 @@ def _check_micro_batch_tokens(model: Any, spec: TrainSpec, processes: int) -> No
             "train.micro_batch_tokens re-packs examples into shared rows, and prefix tuning "
             "needs one example per row; unset train.micro_batch_tokens"
         )
-    if processes > 1 and sharded(spec.parallel):
-        # Every forward gathers shards from all processes: they must run as many passes.
+    if mode != "ddp":
+        # Every forward (fsdp, zero3) or backward (zero2) is a collective: the processes
+        # must run as many passes.
         raise ValueError(
             "train.micro_batch_tokens gives processes different numbers of forward passes, "
-            f"which train.parallel: {spec.parallel} cannot run; unset it or use "
-            "train.parallel: ddp"
+            f"which train.parallel: {mode} cannot run; unset it or use train.parallel: ddp"
         )
 
 
-def _sharded(root: Any, agreed: tuple[type[BaseException], ...]) -> Any:
-    if root is None:
-        return contextlib.nullcontext()
-    from scaler_wizard.train.sharding import sharded as leaving
+def _finish(root: Any, zero: Any) -> Callable[[], None] | None:
+    """How the model leaves sharding after training: FSDP's unshard or DeepSpeed's finish."""
+    if zero is not None:
+        return zero.finish  # type: ignore[no-any-return]
+    if root is not None:
+        from scaler_wizard.train.sharding import unshard
 
-    return leaving(root, agreed)
+        return lambda: unshard(root)
+    return None
 
 
 def _clip_sharded(params: list[Any], max_norm: float) -> float:

@@ -1,22 +1,24 @@
 """Data parallelism for the explicit loop: every process trains on its share of each optimizer
 step's micro-batches. With `train.parallel: ddp` every process holds the whole model and the
 trainable gradients are summed once per step; with `fsdp` the model, its gradients and its
-optimizer state are sharded across the processes (`sharding.py`).
+optimizer state are sharded across the processes (`sharding.py`); with `zero2`/`zero3` a
+DeepSpeed ZeRO engine shards them (`zero.py`).
 
 Summing (not averaging) is exact here because each process already divides its loss by the
 label tokens of the *whole* step, which every process can count from the shared batch order.
 Only trainable parameters travel, so an adapter run moves megabytes, not the model.
 
-accelerate's FSDP launch runs as `train.parallel: fsdp`. DeepSpeed ZeRO, Megatron and
-accelerate's tensor/context parallelism are refused: the loss comes from the backbone's hidden
-states and a chunked LM head, which bypasses the `forward` those wrappers rely on, so they
-would silently run as plain data parallelism.
+accelerate's FSDP launch runs as `train.parallel: fsdp`, its DeepSpeed launch as `zero2` or
+`zero3` (the config's `zero_stage`). Megatron and accelerate's tensor/context parallelism are
+refused: the loss comes from the backbone's hidden states and a chunked LM head, which bypasses
+the `forward` those wrappers rely on, so they would silently run as plain data parallelism.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,9 +41,12 @@ class Processes:
 
 # What `accelerate launch` sets for an FSDP config: the loop shards with its own FSDP2.
 FSDP_LAUNCH = "ACCELERATE_USE_FSDP"
+# What it sets for a DeepSpeed config, and the ZeRO stage that config asks for.
+DEEPSPEED_LAUNCH = "ACCELERATE_USE_DEEPSPEED"
+DEEPSPEED_STAGE = "ACCELERATE_DEEPSPEED_ZERO_STAGE"
+ZERO_STAGES = {"zero2": 2, "zero3": 3}
 # What it sets for the sharding the loop cannot run.
 SHARDING_LAUNCHES = {
-    "ACCELERATE_USE_DEEPSPEED": "DeepSpeed",
     "ACCELERATE_USE_MEGATRON_LM": "Megatron-LM",
     "ACCELERATE_USE_PARALLELISM_CONFIG": "tensor/context parallelism",
 }
@@ -61,8 +66,10 @@ def refuse_sharding() -> None:
             "To shard parameters, gradients and optimizer state across processes, set "
             "`train.parallel: fsdp` and launch with `torchrun --nproc_per_node N -m "
             "scaler_wizard.cli grow RECIPE` (or `accelerate launch --config_file "
-            "recipes/accelerate/fsdp.yaml ...`); for plain data parallelism leave it at ddp "
-            "and use the same torchrun command, or recipes/accelerate/ddp.yaml."
+            "recipes/accelerate/fsdp.yaml ...`), or `train.parallel: zero2`/`zero3` for "
+            "DeepSpeed ZeRO (recipes/accelerate/zero2.yaml, zero3.yaml); for plain data "
+            "parallelism leave it at ddp and use the same torchrun command, or "
+            "recipes/accelerate/ddp.yaml."
         )
 
 
@@ -70,6 +77,32 @@ def sharded(parallel: str) -> bool:
     """Whether training shards the model: the recipe's `train.parallel: fsdp`, or an FSDP
     `accelerate launch` (whose own fsdp_* settings do not apply: the loop shards by layer)."""
     return parallel.startswith("fsdp") or _flag(os.environ.get(FSDP_LAUNCH))
+
+
+def zero_stage(parallel: str) -> int | None:
+    """The DeepSpeed ZeRO stage a run asks for: a DeepSpeed `accelerate launch` (its
+    `zero_stage`, 2 when unset), else the recipe's `train.parallel: zero2`/`zero3`; None for
+    no DeepSpeed."""
+    if _flag(os.environ.get(DEEPSPEED_LAUNCH)):
+        stage = int(os.environ.get(DEEPSPEED_STAGE) or 2)
+        if stage not in ZERO_STAGES.values():
+            raise UnsupportedLaunch(
+                f"this DeepSpeed launch asks for ZeRO stage {stage}; the training loop runs "
+                "stages 2 and 3 (zero_stage: 2 or 3 in the accelerate config)"
+            )
+        return stage
+    return ZERO_STAGES.get(parallel)
+
+
+def launched_mode(parallel: str) -> str:
+    """How several processes share training: the recipe's `train.parallel`, unless the
+    launcher asked for DeepSpeed (`zero2`/`zero3`) or FSDP (`fsdp`, keeping fsdp_grad_op)."""
+    stage = zero_stage(parallel)
+    if stage is not None:
+        return f"zero{stage}"
+    if sharded(parallel) and not parallel.startswith("fsdp"):
+        return "fsdp"
+    return parallel
 
 
 def _flag(value: str | None) -> bool:
@@ -126,3 +159,22 @@ def sum_across(value: float, device: Any) -> float:
 def label_tokens(labels: Sequence[int]) -> int:
     """Positions of one row whose next-token label counts (as `label_loss_sum` scores them)."""
     return sum(1 for label in labels[1:] if label != -100)
+
+
+@contextmanager
+def leaving(
+    finish: Callable[[], None] | None, agreed: tuple[type[BaseException], ...]
+) -> Iterator[None]:
+    """Call `finish` (the model leaves sharding: a collective) when the block ends normally or
+    with one of the `agreed` exceptions (raised on every process at the same step: a pause,
+    the breaker). Any other failure may be one process's alone, and a collective then would
+    wait for peers that never come."""
+    if finish is None:
+        yield
+        return
+    try:
+        yield
+    except agreed:
+        finish()
+        raise
+    finish()

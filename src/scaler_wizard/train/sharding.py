@@ -16,8 +16,7 @@ hook is left, so rank 0 can evaluate and export alone, and a later training can 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import torch
@@ -140,22 +139,6 @@ def fsdp_hooks(model: nn.Module) -> list[str]:
         if isinstance(module, FSDPModule) or any("fsdp" in owner for owner in owners):
             found.append(name or "<root>")
     return found
-
-
-@contextmanager
-def sharded(root: LossCall | None, agreed: tuple[type[BaseException], ...]) -> Iterator[None]:
-    """Unshard `root` when the block ends normally or with one of the `agreed` exceptions
-    (raised on every process at the same step: a pause, the breaker). Any other failure may
-    be one process's alone, and a collective then would wait for peers that never come."""
-    if root is None:
-        yield
-        return
-    try:
-        yield
-    except agreed:
-        unshard(root)
-        raise
-    unshard(root)
 
 
 def clip_gradients(params: list[Any], max_norm: float) -> float:
