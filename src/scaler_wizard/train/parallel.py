@@ -58,7 +58,9 @@ class UnsupportedLaunch(ValueError):  # noqa: N818 - reads as what the user aske
 
 
 def refuse_sharding() -> None:
-    """Raise when the launcher asked for sharding; the message says what runs instead."""
+    """Raise when the launcher asked for sharding the loop cannot run (or a ZeRO stage it does
+    not run); the message says what runs instead."""
+    zero_stage("ddp")
     asked = [name for key, name in SHARDING_LAUNCHES.items() if _flag(os.environ.get(key))]
     if asked:
         raise UnsupportedLaunch(

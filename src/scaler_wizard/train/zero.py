@@ -60,7 +60,13 @@ class ZeroRun:
     ) -> None:
         if not torch.cuda.is_available():  # DeepSpeed otherwise looks for an accelerator
             os.environ.setdefault("DS_ACCELERATOR", "cpu")
-        import deepspeed
+        try:
+            import deepspeed
+        except ImportError as exc:
+            raise ValueError(
+                f"train.parallel: zero{stage} runs on DeepSpeed, which is not installed: "
+                "DS_BUILD_OPS=0 pip install 'scaler-wizard[deepspeed]'"
+            ) from exc
 
         self.model, self.optimizer, self.stage = model, optimizer, stage
         # The parameters in the optimizer's order, before ZeRO replaces them by flat partitions.
@@ -193,6 +199,10 @@ class ZeroRun:
                 state.setdefault("step", torch.tensor(0.0))
                 for key in ADAM_MOMENTS:
                     state.setdefault(key, torch.zeros_like(flat))
+        # ZeRO-2 links each parameter to its slice of the moments after the first step.
+        link = getattr(ours, "_lazy_init_hp_params_optimizer_state", None)
+        if link is not None:
+            link()
 
 
 def param_shape(param: Any) -> tuple[int, ...]:
