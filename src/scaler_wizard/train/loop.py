@@ -186,9 +186,7 @@ def _train_model(
     watch = SafetyWatch(safety or SafetySpec(), bus)
     step = 0  # optimizer steps done
     if resume_from is not None:
-        progress = load_checkpoint(
-            resume_from, accelerator.unwrap_model(model), optimizer, scheduler, zero
-        )
+        progress = load_checkpoint(resume_from, model, optimizer, scheduler, zero)
         step = int(progress["step"])
         result.losses = [(int(s), float(v)) for s, v in progress.get("losses", [])]
         result.distill_losses = [(int(s), float(v)) for s, v in progress.get("distill", [])]
@@ -202,7 +200,6 @@ def _train_model(
     bus.emit(ProgressUpdated(task="train", done=step, total=spec.steps))
 
     def checkpoint(at: int) -> Path:
-        unwrapped = accelerator.unwrap_model(model)
         extra = {
             "seed": spec.seed,
             "losses": result.losses,
@@ -216,7 +213,7 @@ def _train_model(
         if zero is not None:
             state = zero.training_state()
         elif root is not None or procs.is_main:
-            state = training_state(unwrapped, optimizer)
+            state = training_state(model, optimizer)
         else:
             state = None
         if procs.is_main and state is not None:
@@ -297,9 +294,7 @@ def _train_model(
                 healthy = latest_checkpoint(checkpoint_dir, before=step - watch.spike_span(spec))
                 if healthy is None:
                     raise TrainingAborted(f"{reason}; no earlier checkpoint to roll back to")
-                progress = load_checkpoint(
-                    healthy, accelerator.unwrap_model(model), optimizer, scheduler, zero
-                )
+                progress = load_checkpoint(healthy, model, optimizer, scheduler, zero)
                 # The batches that caused the trouble are skipped: `batches` is not rewound.
                 step = int(progress["step"])
                 result.losses = [(int(s), float(v)) for s, v in progress.get("losses", [])]
