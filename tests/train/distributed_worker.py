@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--distill", action="store_true")
     parser.add_argument("--prefix", action="store_true")
     parser.add_argument("--max-grad-norm", type=float, default=0.3)
+    parser.add_argument("--offload", default="none")
     args = parser.parse_args()
     tokenizer = build_tiny_tokenizer()
 
@@ -71,11 +72,13 @@ def main() -> None:
         max_grad_norm=args.max_grad_norm,  # some steps clip at 0.3: sharded clipping is compared
         threads=1,
         parallel=args.parallel,
+        offload=args.offload,
         gradient_checkpointing=args.gradient_checkpointing,
         distill=DistillSpec(weight=0.5, temperature=2.0) if args.distill else None,
     )
     norms = GradNorms()
-    held = watch_zero() if args.parallel.startswith("zero") else watch_sharding()
+    offloaded: list[list[bool]] = []  # per DeepSpeed engine: optimizer, parameters offloaded
+    held = watch_zero(offloaded) if args.parallel.startswith("zero") else watch_sharding()
     out: dict[str, Any] = {}
     folder = args.out.parent / f"{args.out.stem}-checkpoints"  # the processes share it
     calls = count_calls(model)
@@ -109,6 +112,7 @@ def main() -> None:
         out["resumed"] = trainable(model)
     if rank == 0:
         out["held"] = held  # the share of the model this process held in each training
+        out["offloaded"] = [[bool(what) for what in engine] for engine in offloaded]
         args.out.write_text(json.dumps(out))
 
 
@@ -133,10 +137,10 @@ def watch_sharding() -> list[float]:
     return held
 
 
-def watch_zero() -> list[float]:
+def watch_zero(offloaded: list[list[bool]]) -> list[float]:
     """Record, each time the loop starts a DeepSpeed engine, the share of the model's elements
     this process holds and the share of the Adam state (ZeRO-3 splits even a tiny model's
-    parameters here: the persistence threshold is 0)."""
+    parameters here: the persistence threshold is 0), and in `offloaded` what it offloads."""
     from scaler_wizard.train import zero
 
     zero.ENGINE_DEFAULTS["stage3_param_persistence_threshold"] = 0
@@ -152,6 +156,8 @@ def watch_zero() -> list[float]:
             flats = getattr(ours, "fp32_partitioned_groups_flat", None)
             adam = sum(f.numel() for f in flats or ours.single_partition_of_fp32_groups)
             held.append(adam / sum(zero.param_numel(p) for p in self.params))
+            engine = self.engine
+            offloaded.append([engine.zero_offload_optimizer(), engine.zero_offload_param()])
 
     zero.ZeroRun = Watched  # type: ignore[misc] # the loop looks it up when it starts one
     return held

@@ -157,22 +157,24 @@ def test_prefix_tuning_runs_sharded_and_matches_one_process(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("mode", "held"),
+    ("mode", "held", "more"),
     [
-        ("zero2", [1.0, 0.5]),  # parameters whole, half the Adam state on each process
-        ("zero3", [0.5, 0.5]),  # half the parameters too
+        # parameters whole, half the Adam state on each process, which it keeps in RAM
+        ("zero2", [1.0, 0.5], ["--offload", "optimizer"]),
+        # half the parameters too; checkpointed layers recompute in backward
+        ("zero3", [0.5, 0.5], ["--gradient-checkpointing"]),
     ],
 )
 def test_deepspeed_processes_match_one_and_resume_from_their_checkpoint(
-    tmp_path: Path, one_process: dict[str, Any], mode: str, held: list[float]
+    tmp_path: Path, one_process: dict[str, Any], mode: str, held: list[float], more: list[str]
 ) -> None:
     """train.parallel: zero2/zero3: DeepSpeed's engine runs backward, clipping and the step;
     losses, gradient norms and weights are one process's. The checkpoint (gathered into the
     loop's format) resumes a new engine to the same weights; afterwards DeepSpeed has left the
-    model and rank 0 runs it alone. ZeRO-3 also recomputes checkpointed layers."""
-    more = ["--gradient-checkpointing"] if mode == "zero3" else []
+    model and rank 0 runs it alone."""
     two = train(tmp_path / f"{mode}.json", 2, 1, 2, "--parallel", mode, "--resume", *more)
     assert two["held"] == held * 2  # in the run and in the resumed one
+    assert two["offloaded"] == [[mode == "zero2", False]] * 2
     assert_same_training(two, one_process, weights=ZERO_WEIGHTS)
     assert two["grad_norms"] == pytest.approx(one_process["grad_norms"], rel=1e-5)
     for name, values in one_process["weights"].items():
@@ -203,3 +205,20 @@ def test_prefix_tuning_runs_under_zero3_and_matches_one_process(tmp_path: Path) 
     assert two["held"] == [pytest.approx(0.5, abs=0.01)] * 2
     assert_same_training(two, one, weights=ZERO_WEIGHTS)
     assert two["hooks_left"] == []
+
+
+def test_zero_offload_runs_on_one_process_and_matches_plain_training(
+    tmp_path: Path, one_process: dict[str, Any]
+) -> None:
+    """train.offload: parameters on one process (ZeRO-Offload on one GPU): DeepSpeed runs even
+    without a launcher, keeps weights and optimizer state in RAM, and learns what plain
+    training learns; it resumes from its checkpoint."""
+    one = train(
+        tmp_path / "offload.json", 2, 2, 1, "--parallel", "zero3", "--offload", "parameters",
+        "--resume",
+    )  # fmt: skip
+    assert one["offloaded"] == [[True, True]] * 2
+    assert_same_training(one, one_process, weights=ZERO_WEIGHTS)
+    for name, values in one_process["weights"].items():
+        assert one["resumed"][name] == pytest.approx(values, abs=ZERO_WEIGHTS), name
+    assert one["hooks_left"] == []

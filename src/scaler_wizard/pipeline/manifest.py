@@ -12,7 +12,7 @@ from scaler_wizard.artifacts.run_folder import RunFolder
 from scaler_wizard.pipeline.plan import RunPlan
 from scaler_wizard.recipe import Recipe
 from scaler_wizard.recipe.spec import TrainSpec
-from scaler_wizard.train.parallel import launched_mode
+from scaler_wizard.train.parallel import launched_mode, launched_offload
 
 
 def start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, Any]:
@@ -46,11 +46,16 @@ def start_manifest(recipe: Recipe, plan: RunPlan, run: RunFolder) -> dict[str, A
 
 
 def training_launch(train: TrainSpec, processes: int) -> dict[str, Any]:
-    """How training runs: `processes` (the launcher's WORLD_SIZE) and `parallel`, how they share
-    it. That is `train.parallel`, except that an FSDP or DeepSpeed `accelerate launch` of
-    several processes decides it; one process records the mode as configured."""
+    """How training runs: `processes` (the launcher's WORLD_SIZE), `parallel`, how they share
+    it, and `offload`, what ZeRO-Offload keeps in CPU RAM. They are the recipe's, except that
+    an FSDP or DeepSpeed `accelerate launch` decides them; one process records the mode as
+    configured."""
     parallel = launched_mode(train.parallel) if processes > 1 else train.parallel
-    return {"processes": processes, "parallel": parallel}
+    return {
+        "processes": processes,
+        "parallel": parallel,
+        "offload": launched_offload(train.offload),
+    }
 
 
 def flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:

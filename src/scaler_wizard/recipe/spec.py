@@ -193,12 +193,34 @@ class TrainSpec(Spec):
         "forward to its backward (ZeRO-2-like: one gather fewer per layer, more memory). "
         "zero2 / zero3: DeepSpeed ZeRO stage 2 (gradients and optimizer state sharded) or 3 "
         "(parameters too), run by DeepSpeed's engine (the `deepspeed` extra). Same results as "
-        "ddp. Ignored with one process; an FSDP `accelerate launch` selects fsdp, a DeepSpeed "
-        "one zero2 or zero3 (its zero_stage).",
+        "ddp. Ignored with one process (unless `offload` is set); an FSDP `accelerate launch` "
+        "selects fsdp, a DeepSpeed one zero2 or zero3 (its zero_stage).",
+    )
+    offload: Literal["none", "optimizer", "parameters"] = Field(
+        "none",
+        description="DeepSpeed ZeRO-Offload (with train.parallel: zero2 or zero3): optimizer "
+        "keeps the fp32 master weights and Adam state in CPU RAM and steps them there; "
+        "parameters (zero3 only) also keeps the weights there between uses. For a model whose "
+        "training state does not fit the GPU(s); slower, since every step crosses PCIe. Runs "
+        "on one process too.",
     )
     distill: DistillSpec | None = Field(
         None, description="Knowledge distillation from a teacher; off by default."
     )
+
+    @model_validator(mode="after")
+    def _offload_needs_zero(self) -> TrainSpec:
+        if self.offload != "none" and not self.parallel.startswith("zero"):
+            raise ValueError(
+                f"train.offload: {self.offload} is DeepSpeed ZeRO-Offload; set "
+                "train.parallel: zero3 (or zero2 for offload: optimizer)"
+            )
+        if self.offload == "parameters" and self.parallel != "zero3":
+            raise ValueError(
+                "train.offload: parameters needs train.parallel: zero3 (ZeRO-2 keeps every "
+                "parameter on every device); use offload: optimizer with zero2"
+            )
+        return self
 
 
 class PasskeySpec(Spec):

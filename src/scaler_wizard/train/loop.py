@@ -34,6 +34,7 @@ from scaler_wizard.train.parallel import (
     copy_from_main,
     label_tokens,
     launched_mode,
+    launched_offload,
     leaving,
     refuse_sharding,
     sum_across,
@@ -149,8 +150,11 @@ def _train_model(
     needs = needs or TrainingNeeds()
     if procs.world > 1:  # every process starts from rank 0's weights, as DDP does
         copy_from_main([p for p in model.parameters() if p.requires_grad])
-    mode = launched_mode(spec.parallel) if procs.world > 1 else "ddp"
-    _check_micro_batch_tokens(model, spec, mode)
+    offload = launched_offload(spec.offload)
+    mode = launched_mode(spec.parallel)
+    if procs.world == 1 and offload == "none":  # nothing to share: plain training
+        mode = "ddp"
+    _check_micro_batch_tokens(model, spec, mode, procs.world)
     distill = _distillation(model, teacher, spec, accelerator.device)
     if mode != "ddp" and (needs.step_hooks or needs.loss_terms):
         # They read and write whole weights between steps, which are sharded here.
@@ -176,7 +180,7 @@ def _train_model(
     if mode.startswith("zero"):
         from scaler_wizard.train.zero import ZeroRun
 
-        zero = ZeroRun(model, optimizer, int(mode[4:]), spec.max_grad_norm)
+        zero = ZeroRun(model, optimizer, int(mode[4:]), spec.max_grad_norm, offload)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_multiplier(s, spec.warmup_steps, spec.steps)
     )
@@ -259,7 +263,8 @@ def _train_model(
             scheduler.step()
             for hook in needs.step_hooks:
                 hook(step + 1)
-            optimizer.zero_grad(set_to_none=True)
+            if zero is None:  # the engine keeps (and clears) its own gradient buffers
+                optimizer.zero_grad(set_to_none=True)
             step += 1
             bus.step = step
             window_loss += step_loss
@@ -405,7 +410,7 @@ def accumulate_gradients(
     return step_loss, step_tokens
 
 
-def _check_micro_batch_tokens(model: Any, spec: TrainSpec, mode: str) -> None:
+def _check_micro_batch_tokens(model: Any, spec: TrainSpec, mode: str, processes: int) -> None:
     if spec.micro_batch_tokens is None:
         return
     if prefix_config(model) is not None:
@@ -413,7 +418,7 @@ def _check_micro_batch_tokens(model: Any, spec: TrainSpec, mode: str) -> None:
             "train.micro_batch_tokens re-packs examples into shared rows, and prefix tuning "
             "needs one example per row; unset train.micro_batch_tokens"
         )
-    if mode != "ddp":
+    if mode != "ddp" and processes > 1:
         # Every forward (fsdp, zero3) or backward (zero2) is a collective: the processes
         # must run as many passes.
         raise ValueError(

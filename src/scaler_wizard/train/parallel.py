@@ -44,6 +44,12 @@ FSDP_LAUNCH = "ACCELERATE_USE_FSDP"
 # What it sets for a DeepSpeed config, and the ZeRO stage that config asks for.
 DEEPSPEED_LAUNCH = "ACCELERATE_USE_DEEPSPEED"
 DEEPSPEED_STAGE = "ACCELERATE_DEEPSPEED_ZERO_STAGE"
+DEEPSPEED_OFFLOAD = {
+    "optimizer": "ACCELERATE_DEEPSPEED_OFFLOAD_OPTIMIZER_DEVICE",
+    "parameters": "ACCELERATE_DEEPSPEED_OFFLOAD_PARAM_DEVICE",
+}
+# A DeepSpeed JSON of the user's own: the loop builds its config from the recipe instead.
+DEEPSPEED_CONFIG_FILE = "ACCELERATE_DEEPSPEED_CONFIG_FILE"
 ZERO_STAGES = {"zero2": 2, "zero3": 3}
 # What it sets for the sharding the loop cannot run.
 SHARDING_LAUNCHES = {
@@ -60,7 +66,7 @@ class UnsupportedLaunch(ValueError):  # noqa: N818 - reads as what the user aske
 def refuse_sharding() -> None:
     """Raise when the launcher asked for sharding the loop cannot run (or a ZeRO stage it does
     not run); the message says what runs instead."""
-    zero_stage("ddp")
+    launched_offload("none")  # checks the stage and the offload devices too
     asked = [name for key, name in SHARDING_LAUNCHES.items() if _flag(os.environ.get(key))]
     if asked:
         raise UnsupportedLaunch(
@@ -94,6 +100,38 @@ def zero_stage(parallel: str) -> int | None:
             )
         return stage
     return ZERO_STAGES.get(parallel)
+
+
+def launched_offload(offload: str) -> str:
+    """What ZeRO-Offload moves to CPU RAM: the recipe's `train.offload`, unless a DeepSpeed
+    `accelerate launch` says (its offload_optimizer_device / offload_param_device)."""
+    stage = zero_stage("ddp")
+    if stage is None:
+        return offload
+    if os.environ.get(DEEPSPEED_CONFIG_FILE):
+        raise UnsupportedLaunch(
+            "this DeepSpeed launch names a DeepSpeed config file (deepspeed_config_file), which "
+            "the training loop does not read: it builds DeepSpeed's config from the recipe. "
+            "Give zero_stage and offload_optimizer_device / offload_param_device in the "
+            "accelerate config instead (recipes/accelerate/zero3.yaml)"
+        )
+    devices = {
+        what: (os.environ.get(key) or "none").lower() for what, key in DEEPSPEED_OFFLOAD.items()
+    }
+    for what, device in devices.items():
+        if device not in ("none", "cpu"):
+            raise UnsupportedLaunch(
+                f"this DeepSpeed launch offloads the {what} to {device}; the training loop "
+                "offloads to cpu or not at all"
+            )
+    if devices["parameters"] == "cpu":
+        if stage != 3:
+            raise UnsupportedLaunch(
+                "this DeepSpeed launch offloads parameters with ZeRO stage 2, which keeps every "
+                "parameter on every device; use zero_stage: 3"
+            )
+        return "parameters"
+    return "optimizer" if devices["optimizer"] == "cpu" else offload
 
 
 def launched_mode(parallel: str) -> str:

@@ -37,16 +37,26 @@ ENGINE_DEFAULTS: dict[str, Any] = {"stage3_param_persistence_threshold": 100_000
 ADAM_MOMENTS = ("exp_avg", "exp_avg_sq")
 
 
-def engine_config(stage: int, max_grad_norm: float, dtype: torch.dtype, batch: int) -> dict[str, Any]:
-    """The DeepSpeed config for one optimizer step per `engine.step()`, in `dtype`."""
+def engine_config(
+    stage: int, max_grad_norm: float, dtype: torch.dtype, batch: int, offload: str = "none"
+) -> dict[str, Any]:
+    """The DeepSpeed config for one optimizer step per `engine.step()`, in `dtype`; `offload`
+    ("optimizer", "parameters") keeps those in CPU RAM."""
+    zero: dict[str, Any] = {"stage": stage, **(ENGINE_DEFAULTS if stage == 3 else {})}
+    pinned = torch.cuda.is_available()  # page-locked RAM copies faster to and from a GPU
+    if offload in ("optimizer", "parameters"):
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": pinned}
+    if offload == "parameters":
+        zero["offload_param"] = {"device": "cpu", "pin_memory": pinned}
     return {
         "train_micro_batch_size_per_gpu": batch,
         "gradient_accumulation_steps": 1,  # the loop marks each step's last backward itself
         "gradient_clipping": max_grad_norm,
         "bf16": {"enabled": dtype == torch.bfloat16},
         "fp16": {"enabled": dtype == torch.float16, "auto_cast": False},
-        "zero_optimization": {"stage": stage, **(ENGINE_DEFAULTS if stage == 3 else {})},
+        "zero_optimization": zero,
         "zero_allow_untested_optimizer": True,  # torch's AdamW, with our parameter groups
+        "zero_force_ds_cpu_optimizer": False,  # offloaded, torch's AdamW steps in RAM
         "steps_per_print": 2**31 - 1,  # the loop reports progress itself
         "wall_clock_breakdown": False,
     }
@@ -56,7 +66,12 @@ class ZeroRun:
     """A model and its optimizer under a DeepSpeed ZeRO engine, for the explicit loop."""
 
     def __init__(
-        self, model: nn.Module, optimizer: torch.optim.Optimizer, stage: int, max_grad_norm: float
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        stage: int,
+        max_grad_norm: float,
+        offload: str = "none",
     ) -> None:
         if not torch.cuda.is_available():  # DeepSpeed otherwise looks for an accelerator
             os.environ.setdefault("DS_ACCELERATOR", "cpu")
@@ -73,7 +88,9 @@ class ZeroRun:
         self.groups = [list(group["params"]) for group in optimizer.param_groups]
         self.params = [param for group in self.groups for param in group]
         dtype = next(iter(self.params)).dtype
-        config = engine_config(stage, max_grad_norm, dtype, batch=1)
+        config = engine_config(stage, max_grad_norm, dtype, batch=1, offload=offload)
+        if not torch.distributed.is_initialized():
+            _group_of_one()
         self.engine, *_ = deepspeed.initialize(
             model=LossCall(model), optimizer=optimizer, config=config, dist_init_required=False
         )
@@ -203,6 +220,18 @@ class ZeroRun:
         link = getattr(ours, "_lazy_init_hp_params_optimizer_state", None)
         if link is not None:
             link()
+
+
+def _group_of_one() -> None:
+    """A process group of this process alone, for ZeRO-Offload on one device. It stays for the
+    life of the process: DeepSpeed caches its groups, so a later engine needs the same one."""
+    os.environ.setdefault("LOCAL_RANK", "0")  # DeepSpeed checks that a launcher set it
+    torch.distributed.init_process_group(
+        "nccl" if torch.cuda.is_available() else "gloo",
+        store=torch.distributed.HashStore(),  # type: ignore[attr-defined]
+        rank=0,
+        world_size=1,
+    )
 
 
 def param_shape(param: Any) -> tuple[int, ...]:
