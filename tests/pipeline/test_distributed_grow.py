@@ -312,16 +312,38 @@ def test_a_launch_the_loop_cannot_run_is_refused(
     assert not (isolated_home / "runs").exists()
 
 
-def test_a_deepspeed_launch_of_a_stage_the_loop_does_not_run_is_refused(
-    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"ZERO_STAGE": "1"}, "zero_stage: 2 or 3"),
+        ({"CONFIG_FILE": "ds.json"}, "deepspeed_config_file"),
+        ({"OFFLOAD_OPTIMIZER_DEVICE": "nvme"}, "offloads to cpu or not at all"),
+        ({"ZERO_STAGE": "2", "OFFLOAD_PARAM_DEVICE": "cpu"}, "use zero_stage: 3"),
+    ],
+)
+def test_a_deepspeed_launch_the_loop_cannot_run_is_refused(
+    settings: dict[str, str], says: str, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Before anything is loaded, with what to set instead."""
     monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
-    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", "1")
+    for key, value in settings.items():
+        monkeypatch.setenv(f"ACCELERATE_DEEPSPEED_{key}", value)
     result = CliRunner().invoke(app, ["grow", "tiny-cpu"])
     output = " ".join(result.output.split())
-    assert result.exit_code == 2 and "ZeRO stage 1" in output, result.output
-    assert "zero_stage: 2 or 3" in output
+    assert result.exit_code == 2 and says in output, result.output
     assert not (isolated_home / "runs").exists()
+
+
+def test_a_deepspeed_launch_selects_its_offload(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scaler_wizard.train.parallel import launched_offload
+
+    assert launched_offload("optimizer") == "optimizer"  # no DeepSpeed launch: the recipe's
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", "3")
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_OFFLOAD_OPTIMIZER_DEVICE", "cpu")
+    assert launched_offload("none") == "optimizer"
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_OFFLOAD_PARAM_DEVICE", "cpu")
+    assert launched_offload("none") == "parameters"
 
 
 def test_a_deepspeed_launch_selects_its_zero_stage(monkeypatch: pytest.MonkeyPatch) -> None:

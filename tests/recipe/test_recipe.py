@@ -36,6 +36,13 @@ def test_minimal_recipe_gets_defaults() -> None:
         ("name: demo\ndata:\n  train: x.jsonl\n", "schema_version", None, "required"),
         (MINIMAL + "data:\n  train: x\n  format: csvv\n", "data.format", 7, "'messages'"),
         (MINIMAL + "context:\n  scale: 2\n  target_length: 9000\n", "context", 5, "not both"),
+        (MINIMAL + "train:\n  offload: optimizer\n", "train", 5, "train.parallel: zero3"),
+        (
+            MINIMAL + "train:\n  parallel: zero2\n  offload: parameters\n",
+            "train",
+            5,
+            "needs train.parallel: zero3",
+        ),
         (
             MINIMAL + "growth:\n  - strategy: lora\n    optionz: {}\n",
             "growth[0].optionz",

@@ -283,8 +283,9 @@ def _distributed_reason(choice: Distributed, gpus: int) -> list[str]:
         {
             "ddp": f"DDP over {gpus} GPUs: a full copy fits on each, the fastest option",
             "fsdp": f"FSDP over {gpus} GPUs: a full copy does not fit one GPU, sharded it does",
-            "deepspeed_zero3_offload": "DeepSpeed ZeRO-3 with CPU offload: only offloading "
-            "weights and optimizer state to RAM makes it fit",
+            "deepspeed_zero3_offload": "DeepSpeed ZeRO-3 with CPU offload (train.parallel: "
+            "zero3, train.offload: parameters): only keeping weights and optimizer state in RAM "
+            "makes it fit",
         }[choice]
     ]
 
