@@ -38,11 +38,25 @@ ADAM_MOMENTS = ("exp_avg", "exp_avg_sq")
 
 
 def engine_config(
-    stage: int, max_grad_norm: float, dtype: torch.dtype, batch: int, offload: str = "none"
+    stage: int,
+    max_grad_norm: float,
+    dtype: torch.dtype,
+    batch: int,
+    offload: str = "none",
+    live_parameters: int | None = None,
 ) -> dict[str, Any]:
     """The DeepSpeed config for one optimizer step per `engine.step()`, in `dtype`; `offload`
-    ("optimizer", "parameters") keeps those in CPU RAM."""
-    zero: dict[str, Any] = {"stage": stage, **(ENGINE_DEFAULTS if stage == 3 else {})}
+    ("optimizer", "parameters") keeps those in CPU RAM. Under ZeRO-3, `live_parameters` bounds
+    how many gathered parameter elements stay whole at once (DeepSpeed's default, 1e9, keeps
+    a small model's every layer gathered through forward and backward: no memory saved)."""
+    zero: dict[str, Any] = {"stage": stage}
+    if stage == 3:
+        zero |= ENGINE_DEFAULTS
+        if live_parameters is not None:
+            zero["stage3_max_live_parameters"] = live_parameters
+            zero["stage3_max_reuse_distance"] = live_parameters
+            zero["stage3_prefetch_bucket_size"] = live_parameters // 2
+            zero["reduce_bucket_size"] = live_parameters  # gradients in flight, likewise
     pinned = torch.cuda.is_available()  # page-locked RAM copies faster to and from a GPU
     if offload in ("optimizer", "parameters"):
         zero["offload_optimizer"] = {"device": "cpu", "pin_memory": pinned}
@@ -88,7 +102,9 @@ class ZeroRun:
         self.groups = [list(group["params"]) for group in optimizer.param_groups]
         self.params = [param for group in self.groups for param in group]
         dtype = next(iter(self.params)).dtype
-        config = engine_config(stage, max_grad_norm, dtype, batch=1, offload=offload)
+        config = engine_config(
+            stage, max_grad_norm, dtype, batch=1, offload=offload, live_parameters=live_bound(model)
+        )
         if not torch.distributed.is_initialized():
             _group_of_one()
         self.engine, *_ = deepspeed.initialize(
@@ -135,14 +151,12 @@ class ZeroRun:
                 moments = {k: safe_get_full_optimizer_state(param, k) for k in ADAM_MOMENTS}
                 state[index] = {"step": step.clone()}
                 state[index] |= {k: v.detach().cpu().clone() for k, v in moments.items()}
-        groups, start = [], 0
+        groups, start = [], 0  # torch numbers the parameters across groups, in order
         for group, params in zip(self.optimizer.param_groups, self.groups, strict=True):
-            count = len(params)
             options = {k: v for k, v in group.items() if k != "params"}
-            groups.append({**options, "params": list(range(start, start + count))})
-            start += count
-        ordered = {names[id(p)]: weights[names[id(p)]] for p in self.params}
-        return ordered, {"state": state, "param_groups": groups}
+            groups.append({**options, "params": list(range(start, start + len(params)))})
+            start += len(params)
+        return weights, {"state": state, "param_groups": groups}
 
     def load_training_state(self, weights: dict[str, Any], optimizer_state: dict[str, Any]) -> None:
         """Put whole weights and a torch AdamW state dict (as `training_state` gives them, or
@@ -178,13 +192,11 @@ class ZeroRun:
 
         whole: dict[int, nn.Parameter] = {}  # tied parameters stay tied
         if self.stage == 3:
-            every = list(self.model.parameters())
-            with deepspeed.zero.GatheredParameters(every, modifier_rank=None):
-                for param in every:
-                    if id(param) not in whole:
-                        whole[id(param)] = nn.Parameter(
-                            param.data.detach().clone(), requires_grad=param.requires_grad
-                        )
+            for param in self.model.parameters():  # one at a time: the model once, not twice
+                with deepspeed.zero.GatheredParameters([param], modifier_rank=None):
+                    whole[id(param)] = nn.Parameter(
+                        param.data.detach().clone(), requires_grad=param.requires_grad
+                    )
         self.engine.destroy()
         for module in self.model.modules():
             original = module.__dict__.pop("_original_parameters", None)
@@ -220,6 +232,20 @@ class ZeroRun:
         link = getattr(ours, "_lazy_init_hp_params_optimizer_state", None)
         if link is not None:
             link()
+
+
+def live_bound(model: nn.Module) -> int | None:
+    """ZeRO-3's bound on gathered elements for `model`: two of its largest units (a decoder
+    layer, or a single larger tensor such as the embedding), so that about one layer computes
+    while the next is fetched, as FSDP holds them. None when the model names no layers."""
+    from scaler_wizard.train.sharding import decoder_layers
+
+    layers = decoder_layers(model)
+    if not layers:
+        return None
+    layer = max(sum(param_numel(p) for p in lay.parameters()) for lay in layers)
+    tensor = max(param_numel(p) for p in model.parameters())
+    return 2 * max(layer, tensor)
 
 
 def _group_of_one() -> None:
