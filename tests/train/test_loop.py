@@ -142,6 +142,19 @@ def test_token_budget_micro_batches_give_the_same_training(tiny_model: Any, tmp_
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
 
 
+def test_parameter_offload_is_refused_under_a_zero2_launch(
+    tiny_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ZeRO-3 recipe offloading parameters, launched with an accelerate config of stage 2:
+    refused with what to change, before DeepSpeed starts."""
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", "2")
+    lora, _ = apply_lora(tiny_model, LoraOptions(r=4, dropout=0.0), CONTEXT)
+    spec = TrainSpec(steps=1, batch_size=1, parallel="zero3", offload="parameters")
+    with pytest.raises(ValueError, match="needs ZeRO-3, and this launch runs zero2"):
+        train_model(lora, rows(2), spec, EventBus("p", []), tmp_path)
+
+
 def test_token_budget_micro_batches_refuse_prefix_tuning(tiny_model: Any, tmp_path: Path) -> None:
     from peft import PrefixTuningConfig, get_peft_model
 

@@ -154,6 +154,11 @@ def _train_model(
     mode = launched_mode(spec.parallel)
     if procs.world == 1 and offload == "none":  # nothing to share: plain training
         mode = "ddp"
+    if offload == "parameters" and mode != "zero3":  # a ZeRO-2 launch, a ZeRO-3 recipe
+        raise ValueError(
+            f"train.offload: parameters needs ZeRO-3, and this launch runs {mode}; launch with "
+            "zero_stage: 3 or set train.offload: optimizer"
+        )
     _check_micro_batch_tokens(model, spec, mode, procs.world)
     distill = _distillation(model, teacher, spec, accelerator.device)
     if mode != "ddp" and (needs.step_hooks or needs.loss_terms):
