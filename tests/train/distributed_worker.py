@@ -152,9 +152,7 @@ def watch_zero(offloaded: list[list[bool]]) -> list[float]:
             params = list(model.parameters())
             local = sum(getattr(p, "ds_tensor", p).numel() for p in params)
             held.append(local / sum(zero.param_numel(p) for p in params))
-            ours = self.engine.optimizer
-            flats = getattr(ours, "fp32_partitioned_groups_flat", None)
-            adam = sum(f.numel() for f in flats or ours.single_partition_of_fp32_groups)
+            adam = sum(flat.numel() for flat in self.flat_partitions())
             held.append(adam / sum(zero.param_numel(p) for p in self.params))
             engine = self.engine
             offloaded.append([engine.zero_offload_optimizer(), engine.zero_offload_param()])

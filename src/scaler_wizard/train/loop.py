@@ -29,6 +29,7 @@ from scaler_wizard.train.distill import (
     freeze,
 )
 from scaler_wizard.train.parallel import (
+    ZERO_STAGES,
     Processes,
     agree_stop,
     copy_from_main,
@@ -182,10 +183,10 @@ def _train_model(
         fused=torch.cuda.is_available(),
     )
     zero = None  # the DeepSpeed engine that runs backward and the step (train.parallel: zeroN)
-    if mode.startswith("zero"):
+    if mode in ZERO_STAGES:
         from scaler_wizard.train.zero import ZeroRun
 
-        zero = ZeroRun(model, optimizer, int(mode[4:]), spec.max_grad_norm, offload)
+        zero = ZeroRun(model, optimizer, ZERO_STAGES[mode], spec.max_grad_norm, offload)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_multiplier(s, spec.warmup_steps, spec.steps)
     )
@@ -259,11 +260,11 @@ def _train_model(
             seen_tokens += sum(len(rows[i].input_ids) for idx in groups for i in idx)
             if zero is not None:
                 grad_norm = zero.step()  # clips, steps and clears the gradients itself
-            elif root is None:
-                grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
-                optimizer.step()
             else:
-                grad_norm = _clip_sharded(params, spec.max_grad_norm)
+                if root is None:
+                    grad_norm = float(accelerator.clip_grad_norm_(params, spec.max_grad_norm))
+                else:
+                    grad_norm = _clip_sharded(params, spec.max_grad_norm)
                 optimizer.step()
             scheduler.step()
             for hook in needs.step_hooks:

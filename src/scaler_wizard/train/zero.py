@@ -41,7 +41,6 @@ def engine_config(
     stage: int,
     max_grad_norm: float,
     dtype: torch.dtype,
-    batch: int,
     offload: str = "none",
     live_parameters: int | None = None,
 ) -> dict[str, Any]:
@@ -63,7 +62,7 @@ def engine_config(
     if offload == "parameters":
         zero["offload_param"] = {"device": "cpu", "pin_memory": pinned}
     return {
-        "train_micro_batch_size_per_gpu": batch,
+        "train_micro_batch_size_per_gpu": 1,  # DeepSpeed counts samples; the loop batches
         "gradient_accumulation_steps": 1,  # the loop marks each step's last backward itself
         "gradient_clipping": max_grad_norm,
         "bf16": {"enabled": dtype == torch.bfloat16},
@@ -101,9 +100,11 @@ class ZeroRun:
         # The parameters in the optimizer's order, before ZeRO replaces them by flat partitions.
         self.groups = [list(group["params"]) for group in optimizer.param_groups]
         self.params = [param for group in self.groups for param in group]
+        names = {id(p): n for n, p in model.named_parameters()}
+        self.names = [names[id(param)] for param in self.params]
         dtype = next(iter(self.params)).dtype
         config = engine_config(
-            stage, max_grad_norm, dtype, batch=1, offload=offload, live_parameters=live_bound(model)
+            stage, max_grad_norm, dtype, offload=offload, live_parameters=live_bound(model)
         )
         if not torch.distributed.is_initialized():
             _group_of_one()
@@ -141,12 +142,11 @@ class ZeroRun:
         as `checkpoint.training_state` gives them. A collective: every process calls it."""
         from deepspeed.utils import safe_get_full_fp32_param, safe_get_full_optimizer_state
 
-        names = {id(p): n for n, p in self.model.named_parameters()}
         step = self._adam_step()
         weights: dict[str, Any] = {}
         state: dict[int, dict[str, Any]] = {}
-        for index, param in enumerate(self.params):
-            weights[names[id(param)]] = safe_get_full_fp32_param(param).detach().cpu().clone()
+        for index, (name, param) in enumerate(zip(self.names, self.params, strict=True)):
+            weights[name] = safe_get_full_fp32_param(param).detach().cpu().clone()
             if step is not None:
                 moments = {k: safe_get_full_optimizer_state(param, k) for k in ADAM_MOMENTS}
                 state[index] = {"step": step.clone()}
@@ -164,12 +164,11 @@ class ZeroRun:
         import deepspeed
         from deepspeed.utils import safe_set_full_fp32_param, safe_set_full_optimizer_state
 
-        names = {id(p): n for n, p in self.model.named_parameters()}
         saved = optimizer_state["state"]
         step = next((values["step"] for values in saved.values()), None)
         self._ensure_adam_state()
-        for index, param in enumerate(self.params):
-            value = weights[names[id(param)]].to(param.dtype)
+        for index, (name, param) in enumerate(zip(self.names, self.params, strict=True)):
+            value = weights[name].to(param.dtype)
             with deepspeed.zero.GatheredParameters([param], modifier_rank=0), torch.no_grad():
                 param.data.copy_(value.to(param.device))  # the weights the model computes with
             safe_set_full_fp32_param(param, value.float())  # the optimizer's master copy
@@ -213,23 +212,26 @@ class ZeroRun:
         base = getattr(self.engine.optimizer, "optimizer", self.engine.optimizer)
         return base.state  # type: ignore[no-any-return]
 
+    def flat_partitions(self) -> list[torch.Tensor]:
+        """The flat fp32 partitions this process's Adam steps (ZeRO-3 hands them to it only
+        while stepping)."""
+        ours = self.engine.optimizer
+        flats = getattr(ours, "fp32_partitioned_groups_flat", None)
+        found = flats if flats is not None else ours.single_partition_of_fp32_groups
+        return [flat for flat in found if flat is not None]
+
     def _adam_step(self) -> torch.Tensor | None:
         return next((values["step"] for values in self._base_state().values()), None)
 
     def _ensure_adam_state(self) -> None:
         """Adam creates its state at the first step; a load before it creates it here."""
-        base = getattr(self.engine.optimizer, "optimizer", self.engine.optimizer)
-        # The flat fp32 partitions Adam steps (ZeRO-3 hands them to it only while stepping).
-        ours = self.engine.optimizer
-        flats = getattr(ours, "fp32_partitioned_groups_flat", None)
-        for flat in flats if flats is not None else ours.single_partition_of_fp32_groups:
-            if flat is not None:
-                state = base.state[flat]  # ZeRO-3 creates it empty
-                state.setdefault("step", torch.tensor(0.0))
-                for key in ADAM_MOMENTS:
-                    state.setdefault(key, torch.zeros_like(flat))
+        for flat in self.flat_partitions():
+            state = self._base_state()[flat]  # ZeRO-3 creates it empty
+            state.setdefault("step", torch.tensor(0.0))
+            for key in ADAM_MOMENTS:
+                state.setdefault(key, torch.zeros_like(flat))
         # ZeRO-2 links each parameter to its slice of the moments after the first step.
-        link = getattr(ours, "_lazy_init_hp_params_optimizer_state", None)
+        link = getattr(self.engine.optimizer, "_lazy_init_hp_params_optimizer_state", None)
         if link is not None:
             link()
 
