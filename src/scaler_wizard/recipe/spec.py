@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Field, model_validator
 
 from scaler_wizard.recipe.alerts import AlertsSpec
 from scaler_wizard.recipe.data_spec import (
@@ -32,6 +32,36 @@ from scaler_wizard.recipe.data_spec import (
     SyntheticSpec as SyntheticSpec,
 )
 from scaler_wizard.recipe.spec_base import Spec as Spec
+from scaler_wizard.recipe.telemetry_spec import (  # re-exported: the telemetry section
+    BUILT_IN_SINKS as BUILT_IN_SINKS,
+)
+from scaler_wizard.recipe.telemetry_spec import (
+    HttpSinkSpec as HttpSinkSpec,
+)
+from scaler_wizard.recipe.telemetry_spec import (
+    MlflowSinkSpec as MlflowSinkSpec,
+)
+from scaler_wizard.recipe.telemetry_spec import (
+    PluginSinkSpec as PluginSinkSpec,
+)
+from scaler_wizard.recipe.telemetry_spec import (
+    SinkSpec as SinkSpec,
+)
+from scaler_wizard.recipe.telemetry_spec import (
+    TelemetrySpec as TelemetrySpec,
+)
+from scaler_wizard.recipe.telemetry_spec import (
+    TensorBoardSinkSpec as TensorBoardSinkSpec,
+)
+from scaler_wizard.recipe.telemetry_spec import (
+    WandbSinkSpec as WandbSinkSpec,
+)
+from scaler_wizard.recipe.train_spec import (  # re-exported: the training section
+    DistillSpec as DistillSpec,
+)
+from scaler_wizard.recipe.train_spec import (
+    TrainSpec as TrainSpec,
+)
 
 SCHEMA_VERSION = 1
 
@@ -130,96 +160,6 @@ class ContextSpec(Spec):
             raise ValueError("give either target_length or scale, not both")
         if self.stages and (self.target_length is not None or self.scale is not None):
             raise ValueError("with stages, each stage names its target; drop target_length/scale")
-        return self
-
-
-class DistillSpec(Spec):
-    """Knowledge distillation: train on a mix of the LM loss and a teacher's soft targets.
-
-    loss = (1 - weight) · LM + weight · KD, where KD = T² · KL(teacher/T ‖ student/T) summed over
-    label tokens and normalised like the LM loss. The teacher reads the same (packed) batch.
-    """
-
-    teacher: str = Field(
-        "base",
-        description="'base' (the model before growth, with the run's context settings) or a "
-        "model source like model.source; it must share the student's vocabulary.",
-    )
-    weight: float = Field(0.5, ge=0, le=1, description="Share of the KD term in the loss.")
-    temperature: float = Field(2.0, gt=0, description="Softmax temperature of both models.")
-    top_k: int | None = Field(
-        None,
-        ge=1,
-        description="Only the teacher's top-k tokens per position (renormalised); bounds the "
-        "cost of the teacher's targets. Default: the full vocabulary.",
-    )
-
-
-class TrainSpec(Spec):
-    """The training loop."""
-
-    steps: int = Field(100, ge=1, description="Optimizer steps.")
-    batch_size: int = Field(4, ge=1, description="Rows per micro-batch.")
-    grad_accum_steps: int = Field(1, ge=1)
-    learning_rate: float = Field(2e-4, gt=0)
-    warmup_steps: int = Field(10, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: float = Field(1.0, gt=0)
-    log_every: int = Field(5, ge=1)
-    checkpoint_every: int = Field(50, ge=1)
-    gradient_checkpointing: bool = False
-    loss_chunk_tokens: int = Field(
-        1024, ge=16, description="Label tokens per LM-head chunk (bounds logits memory)."
-    )
-    micro_batch_tokens: int | None = Field(
-        None,
-        ge=16,
-        description="Most tokens per forward pass: each step's rows are re-packed, example by "
-        "example, into passes of at most this many tokens (an example longer than that is a "
-        "pass of its own; pad tails are dropped). Activation memory then follows this number "
-        "instead of batch_size x seq_length, and the gradient is the same. Default: one pass "
-        "per micro-batch of batch_size rows.",
-    )
-    threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
-    seed: int = 0
-    parallel: Literal["ddp", "fsdp", "fsdp_grad_op", "zero2", "zero3"] = Field(
-        "ddp",
-        description="How several processes (torchrun, accelerate launch) share training. "
-        "ddp: every process holds the whole model; gradients are summed each step. fsdp: "
-        "parameters, gradients and optimizer state are sharded across the processes (FSDP2, "
-        "ZeRO-3-like: a decoder layer is gathered only while it computes), for a model that "
-        "does not fit one device with its gradients and optimizer state; evaluation and export "
-        "still run on one process. fsdp_grad_op: the same, but a layer stays gathered from its "
-        "forward to its backward (ZeRO-2-like: one gather fewer per layer, more memory). "
-        "zero2 / zero3: DeepSpeed ZeRO stage 2 (gradients and optimizer state sharded) or 3 "
-        "(parameters too), run by DeepSpeed's engine (the `deepspeed` extra). Same results as "
-        "ddp. Ignored with one process (unless `offload` is set); an FSDP `accelerate launch` "
-        "selects fsdp, a DeepSpeed one zero2 or zero3 (its zero_stage).",
-    )
-    offload: Literal["none", "optimizer", "parameters"] = Field(
-        "none",
-        description="DeepSpeed ZeRO-Offload (with train.parallel: zero2 or zero3): optimizer "
-        "keeps the fp32 master weights and Adam state in CPU RAM and steps them there; "
-        "parameters (zero3 only) also keeps the weights there between uses. For a model whose "
-        "training state does not fit the GPU(s); slower, since every step crosses PCIe. Runs "
-        "on one process too.",
-    )
-    distill: DistillSpec | None = Field(
-        None, description="Knowledge distillation from a teacher; off by default."
-    )
-
-    @model_validator(mode="after")
-    def _offload_needs_zero(self) -> TrainSpec:
-        if self.offload != "none" and not self.parallel.startswith("zero"):
-            raise ValueError(
-                f"train.offload: {self.offload} is DeepSpeed ZeRO-Offload; set "
-                "train.parallel: zero3 (or zero2 for offload: optimizer)"
-            )
-        if self.offload == "parameters" and self.parallel != "zero3":
-            raise ValueError(
-                "train.offload: parameters needs train.parallel: zero3 (ZeRO-2 keeps every "
-                "parameter on every device); use offload: optimizer with zero2"
-            )
         return self
 
 
@@ -458,105 +398,6 @@ class SafetySpec(Spec):
     )
     on_probation_trip: Literal["pause", "abort"] | None = Field(
         None, description="Action replacing any trip that happens during probation."
-    )
-
-
-class HttpSinkSpec(Spec):
-    """POST events as JSON arrays to a collector, in batches, retried with backoff."""
-
-    kind: Literal["http"]
-    url: str = Field(pattern=r"^https?://", description="Collector endpoint.")
-    token_env: str | None = Field(
-        None, description="Environment variable holding a bearer token (never the token itself)."
-    )
-    batch_size: int = Field(100, ge=1, description="Events per POST at most.")
-    flush_interval_s: float = Field(2.0, gt=0, description="Send a partial batch after this.")
-    max_buffer: int = Field(
-        10_000, ge=1, description="Events kept while the collector is down; oldest dropped beyond."
-    )
-    timeout_s: float = Field(10.0, gt=0, description="Timeout of one POST.")
-    backoff_initial_s: float = Field(0.5, gt=0, description="First retry delay (then doubled).")
-    backoff_max_s: float = Field(30.0, gt=0, description="Longest retry delay.")
-
-
-class TensorBoardSinkSpec(Spec):
-    """Train and eval scalars and the recipe, in a TensorBoard event file."""
-
-    kind: Literal["tensorboard"]
-    dir: str | None = Field(None, description="Log folder; default: `tensorboard/` in the run.")
-
-
-class MlflowSinkSpec(Spec):
-    """Train and eval metrics and the recipe as params, in an MLflow run."""
-
-    kind: Literal["mlflow"]
-    tracking_uri: str | None = Field(
-        None, description="Default: $MLFLOW_TRACKING_URI, else MLflow's own default."
-    )
-    experiment: str = Field("scaler-wizard", min_length=1, description="Experiment name.")
-
-
-class WandbSinkSpec(Spec):
-    """Train and eval metrics and the recipe as config, in a Weights & Biases run."""
-
-    kind: Literal["wandb"]
-    project: str = Field("scaler-wizard", min_length=1)
-    entity: str | None = Field(None, description="Team or user; default: the logged-in user.")
-    mode: Literal["online", "offline", "disabled"] = Field(
-        "online", description="'offline' writes locally for a later `wandb sync`."
-    )
-    dir: str | None = Field(None, description="Where W&B writes; default: the run folder.")
-
-
-BUILT_IN_SINKS = ("http", "tensorboard", "mlflow", "wandb")
-
-
-class PluginSinkSpec(Spec):
-    """A sink a plugin registered; `options` is checked against the plugin's options model."""
-
-    kind: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Registered sink.",
-        json_schema_extra={"not": {"enum": [*BUILT_IN_SINKS, "jsonl", "console"]}},
-    )
-    options: dict[str, Any] = Field(default_factory=dict, description="The sink's options.")
-
-    @model_validator(mode="after")
-    def _not_always_on(self) -> PluginSinkSpec:
-        if self.kind in ("jsonl", "console"):
-            raise ValueError(f"the {self.kind} sink is always on (console: unless --quiet)")
-        return self
-
-
-def _sink_kind(value: Any) -> str:
-    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-    return kind if kind in BUILT_IN_SINKS else "plugin"
-
-
-SinkSpec = Annotated[
-    Annotated[HttpSinkSpec, Tag("http")]
-    | Annotated[TensorBoardSinkSpec, Tag("tensorboard")]
-    | Annotated[MlflowSinkSpec, Tag("mlflow")]
-    | Annotated[WandbSinkSpec, Tag("wandb")]
-    | Annotated[PluginSinkSpec, Tag("plugin")],
-    Discriminator(_sink_kind),
-]
-
-
-class TelemetrySpec(Spec):
-    """Where events go besides `events.jsonl` (always written) and the console."""
-
-    sinks: list[SinkSpec] = Field(
-        default_factory=list, description="Extra sinks, each on its own thread behind a queue."
-    )
-    queue_size: int = Field(
-        10_000, ge=1, description="Events a sink may fall behind by; newer ones are dropped."
-    )
-    drain_timeout_s: float = Field(
-        10.0, ge=0, description="At the end, how long each sink may take to deliver the rest."
-    )
-    report_every_s: float = Field(
-        30.0, gt=0, description="At most one SinkDegraded event per sink in this many seconds."
     )
 
 
