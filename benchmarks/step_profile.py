@@ -107,7 +107,7 @@ def main() -> None:
     from scaler_wizard.growth import GrowthContext
     from scaler_wizard.growth.lora import LoraOptions, apply_lora
     from scaler_wizard.models.gguf_convert import convert_gguf, locate_embedded_gguf
-    from scaler_wizard.models.lean_swiglu import enable_lean_swiglu
+    from scaler_wizard.models.lean_kernels import enable_lean_kernels
     from scaler_wizard.models.loader import load_config, load_model
     from scaler_wizard.models.tokenizer_prep import load_tokenizer
     from scaler_wizard.recipe.spec import DataSpec, TokenizerSpec
@@ -121,7 +121,7 @@ def main() -> None:
     model = load_model(path, config)
     context = GrowthContext(train_tokens=0, memory_gib=0.0, has_cuda=False)
     model, _ = apply_lora(model, LoraOptions(r=16, alpha=32, dropout=0.0), context)
-    enable_lean_swiglu(model)  # as `train_model` does
+    enable_lean_kernels(model)  # as `train_model` does
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     step = profile_step(model, collate_rows([row]), optimizer)

@@ -132,12 +132,12 @@ def _own_loop(
     from scaler_wizard.data.packing import pack_examples
     from scaler_wizard.growth import GrowthContext
     from scaler_wizard.growth.lora import LoraOptions, apply_lora
-    from scaler_wizard.models.lean_swiglu import enable_lean_swiglu
+    from scaler_wizard.models.lean_kernels import enable_lean_kernels
 
     if args.mode == "scaler-wizard":
         context = GrowthContext(train_tokens=0, memory_gib=0.0, has_cuda=False)
         model, _ = apply_lora(model, LoraOptions(r=LORA_R, alpha=LORA_ALPHA, dropout=0.0), context)
-        enable_lean_swiglu(model)  # as `train_model` does
+        enable_lean_kernels(model)  # as `train_model` does
         if args.gradient_checkpointing:  # as `train_model` does with train.gradient_checkpointing
             model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False}

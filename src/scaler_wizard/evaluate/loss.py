@@ -138,14 +138,23 @@ def label_loss_sum(
     block-diagonal causal mask, so documents never attend to each other.
     A prefix-tuned model needs unpacked rows; right padding needs no mask (no real token can
     see it), but one may be given. Its loss equals PEFT's own forward's.
-    With `recompute_chunks`, each chunk's logits are recomputed in backward instead of kept.
+    With a gradient wanted and a plain LM head, each chunk's gradient is taken in forward
+    (`linear_cross_entropy`); otherwise, with `recompute_chunks`, each chunk's logits are
+    recomputed in backward instead of kept.
     """
     import torch
     from torch.nn import functional
     from torch.utils.checkpoint import checkpoint
 
+    from scaler_wizard.evaluate.linear_cross_entropy import (
+        fused_applies,
+        linear_cross_entropy_sum,
+    )
+
     _, head = backbone_and_head(model)
     selected, wanted = label_hidden(model, input_ids, labels, position_ids, attention_mask)
+    if fused_applies(head, selected):
+        return linear_cross_entropy_sum(head, selected, wanted, chunk_tokens), int(wanted.numel())
 
     def chunk_loss(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return functional.cross_entropy(head(h).float(), y, reduction="sum")

@@ -118,27 +118,33 @@ def packed_sdpa_forward(
     rows, heads, length, dim = query.shape
     grouped = key.shape[1] != heads
     edges = [int(e) for e in bounds.tolist()]
-    outputs = []
     for start, end in itertools.pairwise(edges):
-        row, first = divmod(start, length)
-        last = end - row * length
-        if last > length:
+        if start // length != (end - 1) // length:
             raise ValueError(f"record bounds {start}..{end} cross a row of {length} tokens")
-        part = slice(first, last)
-        outputs.append(
-            functional.scaled_dot_product_attention(
-                query[row : row + 1, :, part],
-                key[row : row + 1, :, part],
-                value[row : row + 1, :, part],
-                dropout_p=dropout,
-                scale=scaling,
-                is_causal=True,
-                enable_gqa=grouped,
-            )
+    sizes = [end - start for start, end in itertools.pairwise(edges)]
+    # One split of the flattened rows, not a slice per record: a split's backward joins the
+    # records' gradients, where each slice's backward would fill a zero tensor of the whole row.
+    parts = zip(
+        *(torch.split(_flat_rows(t), sizes, dim=2) for t in (query, key, value)),
+        strict=True,
+    )
+    outputs = [
+        functional.scaled_dot_product_attention(
+            q, k, v, dropout_p=dropout, scale=scaling, is_causal=True, enable_gqa=grouped
         )
+        for q, k, v in parts
+    ]
     # [1, H, B*T, D] -> [B, T, H, D]
     joined = torch.cat(outputs, dim=2).view(heads, rows, length, dim)
     return joined.permute(1, 2, 0, 3).contiguous(), None
+
+
+def _flat_rows(tensor: torch.Tensor) -> torch.Tensor:
+    """[B, H, T, D] -> [1, H, B*T, D] (a view for one row)."""
+    rows, heads, length, dim = tensor.shape
+    if rows == 1:
+        return tensor
+    return tensor.transpose(0, 1).reshape(1, heads, rows * length, dim)
 
 
 def _shapes_scores(module: Any, kwargs: dict[str, Any]) -> bool:
