@@ -56,14 +56,24 @@ Machine: {machine["cpu"]} ({machine["arch"]}), {machine["cores"]} cores,
 {machine["memory_gib"]:.0f} GiB RAM; Python {machine["python"]}, {versions}.
 The training runs and peak measurements took {m["wall_s"] / 60:.0f} minutes.
 To reproduce: `pip install -e '.[bench]'` (brings TRL), then `make bench`
-(`.venv/bin/python benchmarks/run.py --steps {m["steps"]} --rounds {m.get("rounds", 1)} --save
-docs/bench-data/training.json`; the raw measurements are in that file).
+(`.venv/bin/python benchmarks/run.py --steps {m["steps"]} --rounds {m.get("rounds", 1)}
+--warmup-steps {m.get("warmup_steps", 0)} --save docs/bench-data/training.json`; the raw
+measurements are in that file).
 
 The machine is a shared virtual machine (1-minute load average {before:.1f} at the start and
 {after:.1f} at the end, on {machine["cores"]} cores), so absolute speeds are low and noisy, and a
 mode can be slowed by load that the next one does not see. {_rounds(m)}Compare the ratios, and
 the CPU seconds per step, which other load disturbs less.
 """
+
+
+def _warmup(m: dict[str, Any]) -> str:
+    warmup = m.get("warmup_steps", 0)
+    if not warmup:
+        return ""
+    steps = "step" if warmup == 1 else "steps"
+    # A process's first step also pays for first-touch memory and allocator growth.
+    return f"{warmup} untimed warm-up {steps}, then "
 
 
 def _rounds(m: dict[str, Any]) -> str:
@@ -89,10 +99,10 @@ threads; LoRA r16, alpha 32, dropout 0.0, on all linear layers ({first["trainabl
 trainable parameters in every mode); the {first["records"]} training records of `{m["data"]}`
 (mean {first["record_tokens_mean"]:.0f} tokens), tokenized once with the model's chat template,
 loss on assistant tokens only, truncated to 1024 tokens, and given to every mode as the same
-token ids and labels; AdamW at lr 1e-4, seed 0; {m["steps"]} optimizer steps each; each mode in
-its own process. Only the optimizer steps are timed, not loading the model, wrapping it with
-LoRA or TRL's dataset packing. *Real tokens* are the non-padding input tokens of the batches the
-steps processed; *label tokens* are the positions with a next-token label.
+token ids and labels; AdamW at lr 1e-4, seed 0; {_warmup(m)}{m["steps"]} timed optimizer steps
+each; each mode in its own process. Only the optimizer steps are timed, not loading the model,
+wrapping it with LoRA or TRL's dataset packing. *Real tokens* are the non-padding input tokens
+of the batches the timed steps processed; *label tokens* are the positions with a next-token label.
 
 Work per step: TRL padded and padding-free take 4 records a step (per-device batch 4; here
 {trl["real_tokens"] / trl["steps"]:.0f} real tokens a step on average), TRL with packing takes 4
@@ -100,11 +110,13 @@ packed rows of up to 1024 tokens. Scaler Wizard takes one packed 1024-token row 
 ({per_step:.0f} real tokens on average): one row is the smallest whole number of rows, and the
 nearest to TRL's 4-record batches. Its rows are best-fit packed with positions reset per record;
 attention runs one causal SDPA call per record (`models.packed_attention`), so no record sees
-another; the loss runs the LM head on label positions only, in chunks
-(`train.loop.accumulate_gradients`). *512-token passes* is `train.micro_batch_tokens: 512`: the
-step's row is re-packed into forward passes of at most 512 tokens (same records, same gradient;
-a longer record is a pass of its own), likewise *384-token passes*; *checkpointing* is
-`train.gradient_checkpointing: true`. The TRL modes run transformers' own `sdpa`.
+another; the loss runs the LM head on label positions only, in chunks, each chunk's gradient
+taken while its logits exist (`evaluate.linear_cross_entropy`); norms, the SwiGLU and the LoRA
+update run the lean kernels (`models.lean_kernels`). *512-token passes* is
+`train.micro_batch_tokens: 512`: the step's row is re-packed into forward passes of at most
+512 tokens (same records, same gradient; a longer record is a pass of its own), likewise
+*384-token passes*; *checkpointing* is `train.gradient_checkpointing: true`. The TRL modes run
+transformers' own `sdpa`.
 """
 
 
@@ -181,8 +193,9 @@ def _targets(
         f"re-mapping them cost {fixed['cpu_seconds'] / whole['cpu_seconds'] - 1:+.0%} CPU time "
         "a step, so the loop leaves the allocator alone. "
         f"With checkpointing only {checkpointed['total_mib']:.0f} MiB are kept across the forward "
-        "(each layer's input), and the peak comes from one layer's recomputed activations and "
-        "the LM-head chunk during backward; the price is a second forward through every layer, "
+        "(each layer's input), and the peak comes from one layer's recomputed activations "
+        "during backward or an LM-head chunk's logits during forward; the price is a second "
+        "forward through every layer, "
         "which TRL pays too (its default). The LoRA backward is cheap (no weight gradient for "
         "the frozen weights), so that extra forward is a large share of a step.",
         "",
@@ -209,10 +222,12 @@ def _speed_limits(
         f"{checkpointed['cpu_seconds'] / plain['cpu_seconds'] - 1:.0%} more CPU time a step. "
         f"Matmuls are {kinds['matmul'] / total:.0%} of a step's CPU time and attention "
         f"{kinds['attention'] / total:.0%}; {kinds['other'] / total:.0%} is elementwise work "
-        "(norms, activations, LoRA scaling, copies), which runs far below the matmul peak. "
-        "Those ops cost the same per position in every mode, so beyond dropping pad "
-        "positions, cross-record attention and the recompute, a larger gain needs faster "
-        "kernels for them (fused norm, activation and LoRA ops), not another batch layout."
+        "(rotary embeddings, residual sums, gradient accumulation, the activation, norms: "
+        "torch's `rms_norm` is itself several elementwise kernels on CPU), which runs far "
+        "below the matmul peak. The lean kernels took the LoRA scaling and sum, most of the "
+        "SiLU derivative and the LM-head recompute out of a step (*Where the time goes*); "
+        "what is left costs the same per position in every mode, so a larger gain needs "
+        "compiled, fused kernels for the whole layer, not another batch layout."
     )
     if free["real_tokens_per_s"] < padded["real_tokens_per_s"]:
         text += (
@@ -295,8 +310,9 @@ def _activations(act: dict[str, Any]) -> str:
         "(`benchmarks/activation_memory.py`: a saved-tensor hook charges each saved storage once "
         "to the module that saved it; parameters excluded). *lora* holds the inputs of the "
         "adapted linear layers (the frozen base layers keep none); *other* holds the embedding "
-        "output and, with checkpointing, each layer's input; the LM head keeps nothing (its "
-        "chunks are recomputed in backward). KiB per token × 1024 tokens = MiB for the row.",
+        "output, the gradient of the LM head's input (taken during forward, chunk by chunk) "
+        "and, with checkpointing, each layer's input; the LM head module keeps nothing. "
+        "KiB per token × 1024 tokens = MiB for the row.",
         "",
         "| LoRA dropout | checkpointing | " + " | ".join(parts) + " | total KiB/token |",
         "|---|---|" + "---|" * (len(parts) + 1),
@@ -315,18 +331,43 @@ def _profile(p: dict[str, Any]) -> str:
     total = sum(kinds.values())
     attention = p["attention"]
     top = ", ".join(f"`{k}` {v:.1f} s" for k, v in p["step"]["top_other"].items())
+    plain = p.get("plain_step")  # measurements from before the lean kernels have none
     lines = [
         "## Where the time goes",
         "",
         "One Scaler Wizard step (one packed 1024-token row holding "
         f"{p['records']} records, no checkpointing, after a warm-up step) under "
-        "`torch.profiler`, self CPU time by kind of op (`benchmarks/step_profile.py`):",
-        "",
-        "| ops | seconds | share |",
-        "|---|---|---|",
+        "`torch.profiler`, self CPU time by kind of op (`benchmarks/step_profile.py`)",
     ]
-    for kind, seconds in kinds.items():
-        lines.append(f"| {kind} | {seconds:.2f} | {seconds / total:.0%} |")
+    if plain is None:
+        lines[-1] += ":"
+        lines += ["", "| ops | seconds | share |", "|---|---|---|"]
+        for kind, seconds in kinds.items():
+            lines.append(f"| {kind} | {seconds:.2f} | {seconds / total:.0%} |")
+    else:
+        plain_kinds = plain["by_kind"]
+        lines[-1] += (
+            ", with the model's own forwards and with the lean kernels `train_model` switches on "
+            "(`models.lean_kernels`: fused LoRA update, RMSNorm and SiLU derivative; the LM "
+            "head's gradient taken per chunk in forward instead of recomputing the chunk in "
+            "backward), one after the other in one process (packed attention in both):"
+        )
+        lines += [
+            "",
+            "| ops | own forwards, s | lean kernels, s | lean kernels, share |",
+            "|---|---|---|---|",
+        ]
+        for kind, seconds in kinds.items():
+            lines.append(
+                f"| {kind} | {plain_kinds[kind]:.2f} | {seconds:.2f} | {seconds / total:.0%} |"
+            )
+        lines.append(f"| all | {sum(plain_kinds.values()):.2f} | {total:.2f} | 100% |")
+        lines += [
+            "",
+            f"Unprofiled (best of 3 steps each), a step took {plain['step_s']:.2f} s with the "
+            f"model's own forwards and {p['step']['step_s']:.2f} s with the lean kernels: "
+            f"{plain['step_s'] / p['step']['step_s']:.2f}× as fast.",
+        ]
     lines += [
         "",
         f"The largest *other* ops: {top}.",

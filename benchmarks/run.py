@@ -27,6 +27,9 @@ BENCH = ROOT / "benchmarks"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sft_stdlib.jsonl"
 DEFAULT_STEPS = 2
 DEFAULT_ROUNDS = 2
+# Untimed steps first in every mode: a process's first step also pays for first-touch memory
+# and allocator growth, which a real run pays once.
+DEFAULT_WARMUP_STEPS = 1
 
 # The rows, in the order they run: label, train_throughput.py arguments.
 RUNS: list[tuple[str, list[str]]] = [
@@ -56,7 +59,9 @@ def run_json(script: str, *arguments: str, env: dict[str, str] | None = None) ->
     return result
 
 
-def measure_all(data: Path, steps: int, rounds: int, save: Path | None) -> dict[str, Any]:
+def measure_all(
+    data: Path, steps: int, rounds: int, save: Path | None, warmup_steps: int = DEFAULT_WARMUP_STEPS
+) -> dict[str, Any]:
     """All measurements; with `save`, the partial results are written after each run. Every
     training mode runs once per round, the rounds one after another; each row keeps its fastest
     round (every round's seconds are kept in `round_seconds`)."""
@@ -67,6 +72,7 @@ def measure_all(data: Path, steps: int, rounds: int, save: Path | None) -> dict[
         "load_average": [os.getloadavg()[0]],
         "data": data.name,
         "steps": steps,
+        "warmup_steps": warmup_steps,
         "rounds": rounds,
         "peaks": [run_json("matmul_peak.py")],
         "runs": [],
@@ -82,7 +88,7 @@ def measure_all(data: Path, steps: int, rounds: int, save: Path | None) -> dict[
             env = RUN_ENV.get(label)
             result = run_json(
                 "train_throughput.py", *arguments, "--data", str(data), "--steps", str(steps),
-                env=env,
+                "--warmup-steps", str(warmup_steps), env=env,
             )  # fmt: skip
             # The same work every round: the fastest round is the least disturbed by other load.
             seconds = [*best.get(label, {}).get("round_seconds", []), result["seconds"]]
@@ -120,6 +126,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="runs of every mode")
+    parser.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=DEFAULT_WARMUP_STEPS,
+        help="untimed steps before the timed ones, in every mode",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--save", type=Path, help="also write the raw measurements here")
     parser.add_argument("--load", type=Path, help="re-render the page from saved measurements")
@@ -131,7 +143,9 @@ def main() -> None:
             sys.exit(f"benchmark data not found: {args.data} (pass --data file.jsonl)")
         if importlib.util.find_spec("trl") is None:
             sys.exit("the TRL baselines need trl: pip install -e '.[bench]'")
-        measured = measure_all(args.data.resolve(), args.steps, args.rounds, args.save)
+        measured = measure_all(
+            args.data.resolve(), args.steps, args.rounds, args.save, args.warmup_steps
+        )
     if args.save is not None:
         args.save.write_text(json.dumps(measured, indent=1))
     args.out.write_text(render(measured))

@@ -1,7 +1,10 @@
 """Where a Scaler Wizard training step's time goes, and what packed attention costs.
 
 1. One step (one packed 1024-token row, no checkpointing, after one warm-up step) under
-   `torch.profiler`: self CPU time by kind of op.
+   `torch.profiler`: self CPU time by kind of op, with the lean kernels (`models.lean_kernels`
+   and the LM head's gradient taken in forward, as `train_model` runs) and without them (the
+   model's own forwards, the LM-head chunks recomputed in backward), and each variant's
+   unprofiled step time (best of 3), in one process.
 2. The attention of that row, forward and backward, for every layer's shapes: as transformers'
    `sdpa` runs it (key/value heads repeated per query head, one call over the whole row with a
    block-diagonal mask, so every query still visits all 1024 keys) and as Scaler Wizard's packed
@@ -15,6 +18,8 @@ import argparse
 import json
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,11 @@ def profile_step(model: Any, batch: dict[str, Any], optimizer: Any) -> dict[str,
         optimizer.zero_grad(set_to_none=True)
 
     step()  # warm-up
+    timed = []
+    for _ in range(3):
+        started = time.perf_counter()
+        step()
+        timed.append(time.perf_counter() - started)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
     seconds = {kind: 0.0 for kind, _ in KINDS} | {"other": 0.0}
@@ -47,7 +57,21 @@ def profile_step(model: Any, batch: dict[str, Any], optimizer: Any) -> dict[str,
         if kind == "other":
             others[event.key] = event.self_cpu_time_total / 1e6
     top = sorted(others.items(), key=lambda item: -item[1])[:6]
-    return {"by_kind": seconds, "top_other": dict(top)}
+    return {"by_kind": seconds, "top_other": dict(top), "step_s": min(timed)}
+
+
+@contextmanager
+def without_fused_loss() -> Iterator[None]:
+    """The loss as it runs without `evaluate.linear_cross_entropy`: LM-head chunks recomputed in
+    backward."""
+    from scaler_wizard.evaluate import linear_cross_entropy
+
+    fused = linear_cross_entropy.fused_applies
+    linear_cross_entropy.fused_applies = lambda *_: False  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        linear_cross_entropy.fused_applies = fused
 
 
 def attention_seconds(lengths: list[int], config: Any, repeats: int = 3) -> dict[str, float]:
@@ -118,17 +142,24 @@ def main() -> None:
     spec = DataSpec(train=str(args.data), seq_length=1024, packing=True)
     row = random.Random(0).choice(prepare_data(spec, tokenizer).train_rows)
     config = load_config(path)
-    model = load_model(path, config)
-    context = GrowthContext(train_tokens=0, memory_gib=0.0, has_cuda=False)
-    model, _ = apply_lora(model, LoraOptions(r=16, alpha=32, dropout=0.0), context)
-    enable_lean_kernels(model)  # as `train_model` does
-    model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    step = profile_step(model, collate_rows([row]), optimizer)
+    steps = {}
+    for lean in (False, True):
+        torch.manual_seed(0)
+        model = load_model(path, config)  # packed attention on, as `load_model` sets it
+        context = GrowthContext(train_tokens=0, memory_gib=0.0, has_cuda=False)
+        model, _ = apply_lora(model, LoraOptions(r=16, alpha=32, dropout=0.0), context)
+        if lean:
+            enable_lean_kernels(model)  # as `train_model` does
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=1e-4)
+        with nullcontext() if lean else without_fused_loss():
+            steps["lean" if lean else "plain"] = profile_step(model, collate_rows([row]), optimizer)
     # The row's pad tail is a pseudo-document of its own, as the model sees it.
     lengths = [*row.lengths, *([1024 - row.real_tokens] if row.real_tokens < 1024 else [])]
     attention = attention_seconds(lengths, config)
-    print(json.dumps({"records": len(row.lengths), "step": step, "attention": attention}))
+    result = {"records": len(row.lengths), "step": steps["lean"], "plain_step": steps["plain"]}
+    print(json.dumps(result | {"attention": attention}))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,10 @@ def main() -> None:
         "--mode", choices=["scaler-wizard", "plain-peft", *TRL_MODES], required=True
     )
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=8, help="timed optimizer steps")
+    parser.add_argument(
+        "--warmup-steps", type=int, default=1, help="untimed optimizer steps before them"
+    )
     parser.add_argument("--batch-size", type=int, default=4, help="records per step (not ours)")
     parser.add_argument("--rows-per-step", type=int, default=1, help="packed rows (ours)")
     parser.add_argument("--loss-chunk-tokens", type=int, default=1024)
@@ -70,7 +73,15 @@ def main() -> None:
     setup_rss_gib = _peak_rss_gib()  # model, tokenizer and records, before any training
     if args.mode in TRL_MODES:
         run = run_trl(
-            args.mode, model, tokenizer, records, args.steps, args.batch_size, _lora(), args.bf16
+            args.mode,
+            model,
+            tokenizer,
+            records,
+            args.steps,
+            args.batch_size,
+            _lora(),
+            args.bf16,
+            warmup_steps=args.warmup_steps,
         )
         steps, seconds, cpu = run.steps, run.seconds, run.cpu_seconds
         real, labels = run.real_tokens, run.label_tokens
@@ -87,6 +98,7 @@ def main() -> None:
             {
                 "mode": args.mode,
                 "steps": steps,
+                "warmup_steps": args.warmup_steps,
                 "seconds": seconds,
                 "real_tokens": real,
                 "real_tokens_per_s": real / seconds,
@@ -155,18 +167,26 @@ def _own_loop(
         batches = [shuffled[i : i + per_step] for i in range(0, len(shuffled), per_step)]
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    real = labels = 0
-    started, cpu_started = time.perf_counter(), cpu_seconds()
-    for batch in batches[: args.steps]:
+
+    def step(batch: Any) -> tuple[int, int]:
         if args.mode == "scaler-wizard":
             r, n = _packed_step(model, batch, args.loss_chunk_tokens, args.micro_batch_tokens)
         else:
             r, n = _padded_step(model, batch, tokenizer.pad_token_id)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        return r, n
+
+    for batch in batches[: args.warmup_steps]:  # untimed, as for the TRL modes
+        step(batch)
+    timed = batches[args.warmup_steps : args.warmup_steps + args.steps]
+    real = labels = 0
+    started, cpu_started = time.perf_counter(), cpu_seconds()
+    for batch in timed:
+        r, n = step(batch)
         real, labels = real + r, labels + n
     elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
-    return model, min(args.steps, len(batches)), elapsed, cpu, real, labels
+    return model, len(timed), elapsed, cpu, real, labels
 
 
 def _trim(row: Any) -> Any:

@@ -67,9 +67,11 @@ def run_trl(
     batch_size: int,
     lora: Any,
     bf16: bool = False,
+    warmup_steps: int = 0,
 ) -> TrlRun:
-    """Train `model` (a plain causal LM; TRL wraps it with `lora`) for `steps` optimizer steps on
-    `records` (tokenized: `input_ids`, `labels` with -100 outside assistant turns)."""
+    """Train `model` (a plain causal LM; TRL wraps it with `lora`) for `warmup_steps` untimed and
+    then `steps` timed optimizer steps on `records` (tokenized: `input_ids`, `labels` with -100
+    outside assistant turns)."""
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import SFTTrainer
@@ -83,10 +85,12 @@ def run_trl(
     clock: dict[str, float] = {}
 
     class Timer(TrainerCallback):
-        # Only optimizer steps are timed: model wrapping and dataset packing are setup.
+        # Only optimizer steps after the warm-up are timed: model wrapping and dataset packing
+        # are setup.
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            clock.setdefault("start", time.perf_counter())
-            clock.setdefault("cpu_start", cpu_seconds())
+            if state.global_step >= warmup_steps:
+                clock.setdefault("start", time.perf_counter())
+                clock.setdefault("cpu_start", cpu_seconds())
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             clock["end"] = time.perf_counter()
@@ -94,12 +98,13 @@ def run_trl(
 
     class CountingTrainer(SFTTrainer):
         def training_step(self, model: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-            counts["real"] += _real_tokens(inputs)
-            counts["labels"] += int((inputs["labels"][:, 1:] != -100).sum())
+            if self.state.global_step >= warmup_steps:
+                counts["real"] += _real_tokens(inputs)
+                counts["labels"] += int((inputs["labels"][:, 1:] != -100).sum())
             return super().training_step(model, inputs, *args, **kwargs)
 
     with tempfile.TemporaryDirectory() as out:
-        config = sft_config(mode, steps, batch_size, out, bf16)
+        config = sft_config(mode, warmup_steps + steps, batch_size, out, bf16)
         trainer = CountingTrainer(
             model=model,
             args=config,
@@ -120,7 +125,7 @@ def run_trl(
         "loss_type": config.loss_type,
     }
     return TrlRun(
-        steps=trainer.state.global_step,
+        steps=trainer.state.global_step - warmup_steps,
         seconds=clock["end"] - clock["start"],
         cpu_seconds=clock["cpu_end"] - clock["cpu_start"],
         real_tokens=counts["real"],

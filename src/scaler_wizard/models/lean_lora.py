@@ -64,26 +64,24 @@ def _lean_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
     adapters = None if args or kwargs else _plain_adapters(self)
     if adapters is None:
         return type(self).forward(self, x, *args, **kwargs)
-    result = self.base_layer(x)
+    # Tokens flattened to rows: addmm is two-dimensional, and an in-place update of a view
+    # would make autograd copy the whole output in backward.
+    rows = x.reshape(-1, x.shape[-1])
+    result = self.base_layer(rows)
     result_dtype = result.dtype
     autocast = torch.is_autocast_enabled(result.device.type)
-    # A plain linear's backward does not read its output, so the update may be added to that
-    # output in place; another base layer (quantized, say) might keep it for backward.
-    plain_base = type(self.base_layer) is torch.nn.Linear
+    # A plain linear's backward does not read its output, so the update may go into it in
+    # place; another base layer (quantized, say) might keep it. Autocast does not cast in-place
+    # ops.
+    in_place = type(self.base_layer) is torch.nn.Linear and not autocast
     for name in adapters:
         down, up = self.lora_A[name], self.lora_B[name]
-        low = down(self.lora_dropout[name](self._cast_input_dtype(x, down.weight.dtype)))
+        low = down(self.lora_dropout[name](self._cast_input_dtype(rows, down.weight.dtype)))
         same_dtype = low.dtype == up.weight.dtype == result.dtype
         if not (same_dtype or autocast):
             result = result + up(low) * self.scaling[name]  # PEFT's arithmetic, dtypes promoted
-            continue
-        factors = (low.reshape(-1, low.shape[-1]), up.weight.t())
-        if plain_base and same_dtype and not autocast and result.is_contiguous():
-            # (autocast does not cast in-place ops)
-            result.view(-1, result.shape[-1]).addmm_(*factors, alpha=self.scaling[name])
+        elif in_place and same_dtype:
+            result.addmm_(low, up.weight.t(), alpha=self.scaling[name])
         else:
-            flat = torch.addmm(
-                result.reshape(-1, result.shape[-1]), *factors, alpha=self.scaling[name]
-            )
-            result = flat.view(*result.shape[:-1], flat.shape[-1])
-    return result.to(result_dtype)
+            result = torch.addmm(result, low, up.weight.t(), alpha=self.scaling[name])
+    return result.to(result_dtype).view(*x.shape[:-1], result.shape[-1])
