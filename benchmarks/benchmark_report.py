@@ -55,16 +55,23 @@ Measured by `make bench` on {m["date"]}.
 Machine: {machine["cpu"]} ({machine["arch"]}), {machine["cores"]} cores,
 {machine["memory_gib"]:.0f} GiB RAM; Python {machine["python"]}, {versions}.
 The training runs and peak measurements took {m["wall_s"] / 60:.0f} minutes.
-To reproduce: `pip install -e '.[bench]'` (brings TRL), then `make bench`
-(`.venv/bin/python benchmarks/run.py --steps {m["steps"]} --rounds {m.get("rounds", 1)}
---warmup-steps {m.get("warmup_steps", 0)} --save docs/bench-data/training.json`; the raw
-measurements are in that file).
+To reproduce: `pip install -e '.[bench]'` (brings TRL), then `make bench`, which runs
+{_command(m)}; the raw measurements are in that file.
 
 The machine is a shared virtual machine (1-minute load average {before:.1f} at the start and
 {after:.1f} at the end, on {machine["cores"]} cores), so absolute speeds are low and noisy, and a
 mode can be slowed by load that the next one does not see. {_rounds(m)}Compare the ratios, and
 the CPU seconds per step, which other load disturbs less.
 """
+
+
+def _command(m: dict[str, Any]) -> str:
+    options = f"--steps {m['steps']}"
+    if m.get("warmup_steps"):
+        options += f" --warmup-steps {m['warmup_steps']}"
+    if m.get("rounds", 1) > 1:
+        options += f" --rounds {m['rounds']}"
+    return f"`.venv/bin/python benchmarks/run.py {options} --save docs/bench-data/training.json`"
 
 
 def _warmup(m: dict[str, Any]) -> str:
@@ -77,6 +84,14 @@ def _warmup(m: dict[str, Any]) -> str:
 
 
 def _rounds(m: dict[str, Any]) -> str:
+    if m.get("lockstep"):
+        alone = ", ".join(m.get("alone", []))
+        return (
+            "So the modes ran side by side, each in its own process set up and warmed up first, "
+            "and took turns one timed step at a time, the order rotating every step: load from "
+            "elsewhere falls on all of them alike, and the ratios hold even when the absolute "
+            f"speeds do not{f' ({alone} ran alone afterwards, for its memory)' if alone else ''}. "
+        )
     rounds = m.get("rounds", 1)
     if rounds < 2:
         return "The modes ran one after another, once each. "
@@ -350,7 +365,7 @@ def _profile(p: dict[str, Any]) -> str:
             ", with the model's own forwards and with the lean kernels `train_model` switches on "
             "(`models.lean_kernels`: fused LoRA update, RMSNorm and SiLU derivative; the LM "
             "head's gradient taken per chunk in forward instead of recomputing the chunk in "
-            "backward), one after the other in one process (packed attention in both):"
+            "backward), both in one process (packed attention in both):"
         )
         lines += [
             "",
@@ -364,7 +379,8 @@ def _profile(p: dict[str, Any]) -> str:
         lines.append(f"| all | {sum(plain_kinds.values()):.2f} | {total:.2f} | 100% |")
         lines += [
             "",
-            f"Unprofiled (best of 3 steps each), a step took {plain['step_s']:.2f} s with the "
+            "Unprofiled (the fastest of 4 rounds in which the two took turns), a step took "
+            f"{plain['step_s']:.2f} s with the "
             f"model's own forwards and {p['step']['step_s']:.2f} s with the lean kernels: "
             f"{plain['step_s'] / p['step']['step_s']:.2f}× as fast.",
         ]

@@ -3,8 +3,9 @@
 1. One step (one packed 1024-token row, no checkpointing, after one warm-up step) under
    `torch.profiler`: self CPU time by kind of op, with the lean kernels (`models.lean_kernels`
    and the LM head's gradient taken in forward, as `train_model` runs) and without them (the
-   model's own forwards, the LM-head chunks recomputed in backward), and each variant's
-   unprofiled step time (best of 3), in one process.
+   model's own forwards, the LM-head chunks recomputed in backward), both models in one
+   process; and each variant's unprofiled step time, the fastest of 4 rounds in which the two
+   take turns.
 2. The attention of that row, forward and backward, for every layer's shapes: as transformers'
    `sdpa` runs it (key/value heads repeated per query head, one call over the whole row with a
    block-diagonal mask, so every query still visits all 1024 keys) and as Scaler Wizard's packed
@@ -18,7 +19,7 @@ import argparse
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -31,22 +32,40 @@ KINDS = (
 )
 
 
-def profile_step(model: Any, batch: dict[str, Any], optimizer: Any) -> dict[str, Any]:
-    from torch.profiler import ProfilerActivity, profile
+def step_function(model: Any, batch: dict[str, Any], lean: bool) -> Callable[[], None]:
+    """One optimizer step of `model` on `batch`, as `train_model` runs it (`lean`) or with the
+    model's own forwards and the recomputing loss."""
+    import torch
 
     from scaler_wizard.train.loop import accumulate_gradients
 
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+
     def step() -> None:
-        accumulate_gradients(model, [batch], 1024, lambda loss: loss.backward())
+        with nullcontext() if lean else without_fused_loss():
+            accumulate_gradients(model, [batch], 1024, lambda loss: loss.backward())
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    step()  # warm-up
-    timed = []
-    for _ in range(3):
-        started = time.perf_counter()
-        step()
-        timed.append(time.perf_counter() - started)
+    return step
+
+
+def alternate(steps: dict[str, Callable[[], None]], rounds: int = 4) -> dict[str, float]:
+    """Each step's fastest time over `rounds` rounds, the variants taking turns (the order
+    rotating each round), so that load from elsewhere falls on all of them alike."""
+    names = list(steps)
+    best = dict.fromkeys(names, float("inf"))
+    for index in range(rounds):
+        for name in names[index % len(names) :] + names[: index % len(names)]:
+            started = time.perf_counter()
+            steps[name]()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return best
+
+
+def profile_step(step: Callable[[], None]) -> dict[str, Any]:
+    from torch.profiler import ProfilerActivity, profile
+
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
     seconds = {kind: 0.0 for kind, _ in KINDS} | {"other": 0.0}
@@ -57,7 +76,7 @@ def profile_step(model: Any, batch: dict[str, Any], optimizer: Any) -> dict[str,
         if kind == "other":
             others[event.key] = event.self_cpu_time_total / 1e6
     top = sorted(others.items(), key=lambda item: -item[1])[:6]
-    return {"by_kind": seconds, "top_other": dict(top), "step_s": min(timed)}
+    return {"by_kind": seconds, "top_other": dict(top)}
 
 
 @contextmanager
@@ -143,22 +162,28 @@ def main() -> None:
     row = random.Random(0).choice(prepare_data(spec, tokenizer).train_rows)
     config = load_config(path)
     steps = {}
-    for lean in (False, True):
+    for name in ("plain", "lean"):
         torch.manual_seed(0)
         model = load_model(path, config)  # packed attention on, as `load_model` sets it
         context = GrowthContext(train_tokens=0, memory_gib=0.0, has_cuda=False)
         model, _ = apply_lora(model, LoraOptions(r=16, alpha=32, dropout=0.0), context)
-        if lean:
+        if name == "lean":
             enable_lean_kernels(model)  # as `train_model` does
         model.train()
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=1e-4)
-        with nullcontext() if lean else without_fused_loss():
-            steps["lean" if lean else "plain"] = profile_step(model, collate_rows([row]), optimizer)
+        steps[name] = step_function(model, collate_rows([row]), lean=name == "lean")
+        steps[name]()  # warm-up
+    fastest = alternate(steps)
+    profiled = {
+        name: profile_step(step) | {"step_s": fastest[name]} for name, step in steps.items()
+    }
     # The row's pad tail is a pseudo-document of its own, as the model sees it.
     lengths = [*row.lengths, *([1024 - row.real_tokens] if row.real_tokens < 1024 else [])]
     attention = attention_seconds(lengths, config)
-    result = {"records": len(row.lengths), "step": steps["lean"], "plain_step": steps["plain"]}
+    result = {
+        "records": len(row.lengths),
+        "step": profiled["lean"],
+        "plain_step": profiled["plain"],
+    }
     print(json.dumps(result | {"attention": attention}))
 
 

@@ -18,6 +18,7 @@ import argparse
 import json
 import random
 import resource
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,12 @@ def main() -> None:
         "--micro-batch-tokens", type=int, help="train.micro_batch_tokens (ours; default off)"
     )
     parser.add_argument("--bf16", action="store_true", help="TRL's bf16 autocast (TRL modes)")
+    parser.add_argument(
+        "--gated",
+        action="store_true",
+        help="before each timed step, print 'gate' and wait for a line on stdin (run.py's "
+        "lockstep: several modes take turns, one step at a time)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -82,6 +89,7 @@ def main() -> None:
             _lora(),
             args.bf16,
             warmup_steps=args.warmup_steps,
+            before_step=_gate if args.gated else lambda: None,
         )
         steps, seconds, cpu = run.steps, run.seconds, run.cpu_seconds
         real, labels = run.real_tokens, run.label_tokens
@@ -181,12 +189,22 @@ def _own_loop(
         step(batch)
     timed = batches[args.warmup_steps : args.warmup_steps + args.steps]
     real = labels = 0
-    started, cpu_started = time.perf_counter(), cpu_seconds()
+    elapsed = cpu = 0.0
     for batch in timed:
+        if args.gated:
+            _gate()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         r, n = step(batch)
+        elapsed, cpu = elapsed + time.perf_counter() - started, cpu + cpu_seconds() - cpu_started
         real, labels = real + r, labels + n
-    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     return model, len(timed), elapsed, cpu, real, labels
+
+
+def _gate() -> None:
+    """Tell run.py this process is idle and wait until it says go (untimed)."""
+    print("gate", flush=True)
+    if not sys.stdin.readline():
+        sys.exit("the lockstep driver went away")
 
 
 def _trim(row: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import resource
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,10 +68,11 @@ def run_trl(
     lora: Any,
     bf16: bool = False,
     warmup_steps: int = 0,
+    before_step: Callable[[], None] = lambda: None,
 ) -> TrlRun:
     """Train `model` (a plain causal LM; TRL wraps it with `lora`) for `warmup_steps` untimed and
     then `steps` timed optimizer steps on `records` (tokenized: `input_ids`, `labels` with -100
-    outside assistant turns)."""
+    outside assistant turns). `before_step` runs, untimed, before each timed step."""
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import SFTTrainer
@@ -82,19 +83,20 @@ def run_trl(
         {"input_ids": [r.input_ids for r in records], "labels": [r.labels for r in records]}
     )
     counts = {"real": 0, "labels": 0}
-    clock: dict[str, float] = {}
+    clock = {"seconds": 0.0, "cpu": 0.0}
 
     class Timer(TrainerCallback):
         # Only optimizer steps after the warm-up are timed: model wrapping and dataset packing
         # are setup.
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if state.global_step >= warmup_steps:
-                clock.setdefault("start", time.perf_counter())
-                clock.setdefault("cpu_start", cpu_seconds())
+                before_step()
+                clock["start"], clock["cpu_start"] = time.perf_counter(), cpu_seconds()
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            clock["end"] = time.perf_counter()
-            clock["cpu_end"] = cpu_seconds()
+            if "start" in clock:
+                clock["seconds"] += time.perf_counter() - clock.pop("start")
+                clock["cpu"] += cpu_seconds() - clock.pop("cpu_start")
 
     class CountingTrainer(SFTTrainer):
         def training_step(self, model: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
@@ -126,8 +128,8 @@ def run_trl(
     }
     return TrlRun(
         steps=trainer.state.global_step - warmup_steps,
-        seconds=clock["end"] - clock["start"],
-        cpu_seconds=clock["cpu_end"] - clock["cpu_start"],
+        seconds=clock["seconds"],
+        cpu_seconds=clock["cpu"],
         real_tokens=counts["real"],
         label_tokens=counts["labels"],
         settings=settings,
