@@ -33,34 +33,33 @@ def loss_and_grads(model: Any, ids: torch.Tensor) -> tuple[torch.Tensor, list[An
     return loss.detach(), [p.grad for p in model.parameters() if p.requires_grad]
 
 
+def assert_trains_alike(lean: Any, plain: Any, tokenizer: Any) -> None:
+    ids = torch.randint(3, len(tokenizer), (2, 12), generator=torch.Generator().manual_seed(0))
+    lean_loss, lean_grads = loss_and_grads(lean, ids)
+    plain_loss, plain_grads = loss_and_grads(plain, ids)
+    torch.testing.assert_close(lean_loss, plain_loss)
+    for a, b in zip(lean_grads, plain_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "options",
     [{}, {"lora_dropout": 0.1}, {"use_rslora": True}],
     ids=["plain", "dropout", "rslora"],
 )
 def test_same_loss_and_gradients_as_peft(tiny_tokenizer: Any, options: dict[str, Any]) -> None:
-    ids = torch.randint(3, len(tiny_tokenizer), (2, 12), generator=torch.Generator().manual_seed(0))
-    plain_loss, plain_grads = loss_and_grads(lora_model(tiny_tokenizer, **options), ids)
     lean = lora_model(tiny_tokenizer, **options)
     assert enable_lean_lora(lean) == 7 * lean.config.num_hidden_layers
     assert enable_lean_lora(lean) == 7 * lean.config.num_hidden_layers  # idempotent
-    lean_loss, lean_grads = loss_and_grads(lean, ids)
-    torch.testing.assert_close(lean_loss, plain_loss)
-    for a, b in zip(lean_grads, plain_grads, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert_trains_alike(lean, lora_model(tiny_tokenizer, **options), tiny_tokenizer)
 
 
 def test_gradient_checkpointing_recomputes_the_same(tiny_tokenizer: Any) -> None:
-    ids = torch.randint(3, len(tiny_tokenizer), (2, 12), generator=torch.Generator().manual_seed(0))
-    plain_loss, plain_grads = loss_and_grads(lora_model(tiny_tokenizer), ids)
     lean = lora_model(tiny_tokenizer)
     enable_lean_lora(lean)
     lean.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lean.enable_input_require_grads()
-    lean_loss, lean_grads = loss_and_grads(lean, ids)
-    torch.testing.assert_close(lean_loss, plain_loss)
-    for a, b in zip(lean_grads, plain_grads, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert_trains_alike(lean, lora_model(tiny_tokenizer), tiny_tokenizer)
 
 
 def test_disabled_merged_and_variant_adapters_run_peft_forward(tiny_tokenizer: Any) -> None:

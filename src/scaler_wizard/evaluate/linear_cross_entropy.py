@@ -16,10 +16,11 @@ the logits themselves, keeps the recomputing path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import torch
+# Imported at module level: only the training loss imports this module, and it runs torch anyway.
+import torch
+from torch.nn import functional
 
 
 def fused_applies(head: Any, hidden: torch.Tensor) -> bool:
@@ -43,76 +44,62 @@ def linear_cross_entropy_sum(
 ) -> torch.Tensor:
     """Summed cross-entropy of `head(hidden)` [n, vocab] against `targets` [n], float32, with
     the LM head run `chunk_tokens` rows at a time."""
-    return _function().apply(hidden, head.weight, head.bias, targets, chunk_tokens)  # type: ignore[no-any-return]
+    return LinearCrossEntropySum.apply(hidden, head.weight, head.bias, targets, chunk_tokens)  # type: ignore[no-any-return,no-untyped-call]
 
 
-_FUNCTION: Any = None
+class LinearCrossEntropySum(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any,
+        hidden: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        targets: torch.Tensor,
+        chunk_tokens: int,
+    ) -> torch.Tensor:
+        want_hidden, want_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        want_bias = bias is not None and ctx.needs_input_grad[2]
+        grad_hidden = torch.empty_like(hidden) if want_hidden else None
+        # Accumulated over chunks in at least float32.
+        accumulate = torch.promote_types(weight.dtype, torch.float32)
+        grad_weight = torch.zeros_like(weight, dtype=accumulate) if want_weight else None
+        grad_bias = None
+        if bias is not None and want_bias:
+            grad_bias = torch.zeros_like(bias, dtype=accumulate)
+        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        for start in range(0, targets.numel(), chunk_tokens):
+            h = hidden[start : start + chunk_tokens]
+            y = targets[start : start + chunk_tokens]
+            log_probs = functional.log_softmax(functional.linear(h, weight, bias).float(), -1)
+            total -= log_probs.gather(1, y[:, None]).sum()
+            # d(sum CE)/d logits = softmax - one-hot, built in the log-probabilities' memory
+            grad = log_probs.exp_()
+            grad[torch.arange(y.numel(), device=y.device), y] -= 1
+            grad = grad.to(hidden.dtype)
+            if grad_hidden is not None:
+                torch.mm(grad, weight, out=grad_hidden[start : start + chunk_tokens])
+            if grad_weight is not None:
+                grad_weight.addmm_(grad.t().to(accumulate), h.to(accumulate))
+            if grad_bias is not None:
+                grad_bias += grad.sum(0, dtype=accumulate)
+        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
+        ctx.dtypes = (weight.dtype, None if bias is None else bias.dtype)
+        return total
 
+    @staticmethod
+    def backward(ctx: Any, grad_total: torch.Tensor) -> tuple[Any, ...]:
+        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
+        weight_dtype, bias_dtype = ctx.dtypes
 
-def _function() -> Any:
-    """The autograd function, built on first use so that importing this module needs no torch."""
-    global _FUNCTION
-    if _FUNCTION is not None:
-        return _FUNCTION
-    import torch
-    from torch.nn import functional
+        def scaled(grad: torch.Tensor | None, dtype: Any) -> torch.Tensor | None:
+            if grad is None:
+                return None
+            return (grad * grad_total.to(grad.dtype)).to(dtype)
 
-    class LinearCrossEntropySum(torch.autograd.Function):
-        @staticmethod
-        def forward(
-            ctx: Any,
-            hidden: torch.Tensor,
-            weight: torch.Tensor,
-            bias: torch.Tensor | None,
-            targets: torch.Tensor,
-            chunk_tokens: int,
-        ) -> torch.Tensor:
-            want_hidden, want_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-            want_bias = bias is not None and ctx.needs_input_grad[2]
-            grad_hidden = torch.empty_like(hidden) if want_hidden else None
-            # Accumulated over chunks in at least float32.
-            accumulate = torch.promote_types(weight.dtype, torch.float32)
-            grad_weight = torch.zeros_like(weight, dtype=accumulate) if want_weight else None
-            grad_bias = None
-            if bias is not None and want_bias:
-                grad_bias = torch.zeros_like(bias, dtype=accumulate)
-            total = torch.zeros((), dtype=torch.float32, device=hidden.device)
-            for start in range(0, targets.numel(), chunk_tokens):
-                h = hidden[start : start + chunk_tokens]
-                y = targets[start : start + chunk_tokens]
-                log_probs = functional.log_softmax(functional.linear(h, weight, bias).float(), -1)
-                total -= log_probs.gather(1, y[:, None]).sum()
-                # d(sum CE)/d logits = softmax - one-hot, built in the log-probabilities' memory
-                grad = log_probs.exp_()
-                grad[torch.arange(y.numel(), device=y.device), y] -= 1
-                grad = grad.to(hidden.dtype)
-                if grad_hidden is not None:
-                    torch.mm(grad, weight, out=grad_hidden[start : start + chunk_tokens])
-                if grad_weight is not None:
-                    grad_weight.addmm_(grad.t().to(accumulate), h.to(accumulate))
-                if grad_bias is not None:
-                    grad_bias += grad.sum(0, dtype=accumulate)
-            ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
-            ctx.dtypes = (weight.dtype, None if bias is None else bias.dtype)
-            return total
-
-        @staticmethod
-        def backward(ctx: Any, grad_total: torch.Tensor) -> tuple[Any, ...]:
-            grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
-            weight_dtype, bias_dtype = ctx.dtypes
-
-            def scaled(grad: torch.Tensor | None, dtype: Any) -> torch.Tensor | None:
-                if grad is None:
-                    return None
-                return (grad * grad_total.to(grad.dtype)).to(dtype)
-
-            return (
-                scaled(grad_hidden, grad_hidden.dtype if grad_hidden is not None else None),
-                scaled(grad_weight, weight_dtype),
-                scaled(grad_bias, bias_dtype),
-                None,
-                None,
-            )
-
-    _FUNCTION = LinearCrossEntropySum
-    return _FUNCTION
+        return (
+            scaled(grad_hidden, grad_hidden.dtype if grad_hidden is not None else None),
+            scaled(grad_weight, weight_dtype),
+            scaled(grad_bias, bias_dtype),
+            None,
+            None,
+        )
