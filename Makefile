@@ -61,7 +61,7 @@ web:
 	cd web && npm ci --no-audit --no-fund && npm run build
 
 test-web:
-	cd web && npm ci --no-audit --no-fund && npm test
+	cd web && npm ci --no-audit --no-fund && npm run typecheck && npm test
 
 e2e-web: install web
 	cd web && npm run e2e
