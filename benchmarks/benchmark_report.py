@@ -60,22 +60,18 @@ To reproduce: `pip install -e '.[bench]'` (brings TRL), then `make bench`, which
 
 The machine is a shared virtual machine (1-minute load average {before:.1f} at the start and
 {after:.1f} at the end, on {machine["cores"]} cores), so absolute speeds are low and noisy, and a
-mode can be slowed by load that the next one does not see. {_rounds(m)}Compare the ratios, and
+mode can be slowed by load that the next one does not see. {_lockstep(m)}Compare the ratios, and
 the CPU seconds per step, which other load disturbs less.
 """
 
 
 def _command(m: dict[str, Any]) -> str:
-    options = f"--steps {m['steps']}"
-    if m.get("warmup_steps"):
-        options += f" --warmup-steps {m['warmup_steps']}"
-    if m.get("rounds", 1) > 1:
-        options += f" --rounds {m['rounds']}"
+    options = f"--steps {m['steps']} --warmup-steps {m['warmup_steps']}"
     return f"`.venv/bin/python benchmarks/run.py {options} --save docs/bench-data/training.json`"
 
 
 def _warmup(m: dict[str, Any]) -> str:
-    warmup = m.get("warmup_steps", 0)
+    warmup = m["warmup_steps"]
     if not warmup:
         return ""
     steps = "step" if warmup == 1 else "steps"
@@ -83,23 +79,13 @@ def _warmup(m: dict[str, Any]) -> str:
     return f"{warmup} untimed warm-up {steps}, then "
 
 
-def _rounds(m: dict[str, Any]) -> str:
-    if m.get("lockstep"):
-        alone = ", ".join(m.get("alone", []))
-        return (
-            "So the modes ran side by side, each in its own process set up and warmed up first, "
-            "and took turns one timed step at a time, the order rotating every step: load from "
-            "elsewhere falls on all of them alike, and the ratios hold even when the absolute "
-            f"speeds do not{f' ({alone} ran alone afterwards, for its memory)' if alone else ''}. "
-        )
-    rounds = m.get("rounds", 1)
-    if rounds < 2:
-        return "The modes ran one after another, once each. "
-    spread = max(max(r["round_seconds"]) / min(r["round_seconds"]) for r in m["runs"])
+def _lockstep(m: dict[str, Any]) -> str:
+    alone = ", ".join(m["alone"])
     return (
-        f"Every mode ran {rounds} times, in {rounds} rounds of all modes one after another, and "
-        "each row is its fastest round (the same work each time, so the least disturbed); "
-        f"the slowest round of a mode took up to {spread:.2f}× its fastest. "
+        "So the modes ran side by side, each in its own process set up and warmed up first, "
+        "and took turns one timed step at a time, the order rotating every step: load from "
+        "elsewhere falls on all of them alike, and the ratios hold even when the absolute "
+        f"speeds do not{f' ({alone} ran alone afterwards, for its memory)' if alone else ''}. "
     )
 
 
@@ -346,44 +332,33 @@ def _profile(p: dict[str, Any]) -> str:
     total = sum(kinds.values())
     attention = p["attention"]
     top = ", ".join(f"`{k}` {v:.1f} s" for k, v in p["step"]["top_other"].items())
-    plain = p.get("plain_step")  # measurements from before the lean kernels have none
+    plain = p["plain_step"]
+    plain_kinds = plain["by_kind"]
     lines = [
         "## Where the time goes",
         "",
         "One Scaler Wizard step (one packed 1024-token row holding "
         f"{p['records']} records, no checkpointing, after a warm-up step) under "
-        "`torch.profiler`, self CPU time by kind of op (`benchmarks/step_profile.py`)",
+        "`torch.profiler`, self CPU time by kind of op (`benchmarks/step_profile.py`), with the "
+        "model's own forwards and with the lean kernels `train_model` switches on "
+        "(`models.lean_kernels`: fused LoRA update, RMSNorm and SiLU derivative; the LM "
+        "head's gradient taken per chunk in forward instead of recomputing the chunk in "
+        "backward), both in one process (packed attention in both):",
+        "",
+        "| ops | own forwards, s | lean kernels, s | lean kernels, share |",
+        "|---|---|---|---|",
     ]
-    if plain is None:
-        lines[-1] += ":"
-        lines += ["", "| ops | seconds | share |", "|---|---|---|"]
-        for kind, seconds in kinds.items():
-            lines.append(f"| {kind} | {seconds:.2f} | {seconds / total:.0%} |")
-    else:
-        plain_kinds = plain["by_kind"]
-        lines[-1] += (
-            ", with the model's own forwards and with the lean kernels `train_model` switches on "
-            "(`models.lean_kernels`: fused LoRA update, RMSNorm and SiLU derivative; the LM "
-            "head's gradient taken per chunk in forward instead of recomputing the chunk in "
-            "backward), both in one process (packed attention in both):"
+    for kind, seconds in kinds.items():
+        lines.append(
+            f"| {kind} | {plain_kinds[kind]:.2f} | {seconds:.2f} | {seconds / total:.0%} |"
         )
-        lines += [
-            "",
-            "| ops | own forwards, s | lean kernels, s | lean kernels, share |",
-            "|---|---|---|---|",
-        ]
-        for kind, seconds in kinds.items():
-            lines.append(
-                f"| {kind} | {plain_kinds[kind]:.2f} | {seconds:.2f} | {seconds / total:.0%} |"
-            )
-        lines.append(f"| all | {sum(plain_kinds.values()):.2f} | {total:.2f} | 100% |")
-        lines += [
-            "",
-            "Unprofiled (the fastest of 4 rounds in which the two took turns), a step took "
-            f"{plain['step_s']:.2f} s with the "
-            f"model's own forwards and {p['step']['step_s']:.2f} s with the lean kernels: "
-            f"{plain['step_s'] / p['step']['step_s']:.2f}× as fast.",
-        ]
+    lines.append(f"| all | {sum(plain_kinds.values()):.2f} | {total:.2f} | 100% |")
+    lines += [
+        "",
+        "Unprofiled (the fastest of 4 rounds in which the two took turns), a step took "
+        f"{plain['step_s']:.2f} s with the model's own forwards and {p['step']['step_s']:.2f} s "
+        f"with the lean kernels: {plain['step_s'] / p['step']['step_s']:.2f}× as fast.",
+    ]
     lines += [
         "",
         f"The largest *other* ops: {top}.",

@@ -27,8 +27,6 @@ def fused_applies(head: Any, hidden: torch.Tensor) -> bool:
     """Whether `linear_cross_entropy_sum` can stand in for `cross_entropy(head(hidden))`: a
     plain `nn.Linear` head (not an adapter-wrapped one) whose weight is whole on this process
     and of the hidden states' dtype, without autocast, with a gradient wanted."""
-    import torch
-
     if type(head) is not torch.nn.Linear or not torch.is_grad_enabled():
         return False
     weight = head.weight
@@ -57,8 +55,7 @@ class LinearCrossEntropySum(torch.autograd.Function):
         targets: torch.Tensor,
         chunk_tokens: int,
     ) -> torch.Tensor:
-        want_hidden, want_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        want_bias = bias is not None and ctx.needs_input_grad[2]
+        want_hidden, want_weight, want_bias = ctx.needs_input_grad[:3]
         grad_hidden = torch.empty_like(hidden) if want_hidden else None
         # Accumulated over chunks in at least float32.
         accumulate = torch.promote_types(weight.dtype, torch.float32)
@@ -83,23 +80,14 @@ class LinearCrossEntropySum(torch.autograd.Function):
             if grad_bias is not None:
                 grad_bias += grad.sum(0, dtype=accumulate)
         ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
-        ctx.dtypes = (weight.dtype, None if bias is None else bias.dtype)
+        # Each gradient goes back in its input's dtype (the head's may have accumulated wider).
+        ctx.dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
         return total
 
     @staticmethod
     def backward(ctx: Any, grad_total: torch.Tensor) -> tuple[Any, ...]:
-        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
-        weight_dtype, bias_dtype = ctx.dtypes
-
-        def scaled(grad: torch.Tensor | None, dtype: Any) -> torch.Tensor | None:
-            if grad is None:
-                return None
-            return (grad * grad_total.to(grad.dtype)).to(dtype)
-
-        return (
-            scaled(grad_hidden, grad_hidden.dtype if grad_hidden is not None else None),
-            scaled(grad_weight, weight_dtype),
-            scaled(grad_bias, bias_dtype),
-            None,
-            None,
+        grads = tuple(
+            None if grad is None else (grad * grad_total.to(grad.dtype)).to(dtype)
+            for grad, dtype in zip(ctx.saved_tensors, ctx.dtypes, strict=True)
         )
+        return (*grads, None, None)  # no gradient for the targets and the chunk size

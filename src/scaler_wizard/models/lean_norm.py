@@ -13,6 +13,7 @@ its own weights; any other norm is left alone.
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any
 
@@ -25,8 +26,6 @@ _PROBE_TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
 def enable_lean_norms(model: Any) -> int:
     """Run every RMSNorm of `model` that the fused kernel reproduces as that kernel; returns how
     many run fused. Idempotent."""
-    import torch
-
     from scaler_wizard.models.loader import unwrap
 
     count = 0
@@ -35,9 +34,9 @@ def enable_lean_norms(model: Any) -> int:
             count += 1
             continue
         eps = _epsilon(module)
-        if eps is None or not _reproduces(module, eps, torch):
+        if eps is None or not _reproduces(module, eps):
             continue
-        module.forward = types.MethodType(_lean_forward, module)
+        module.forward = types.MethodType(functools.partial(_lean_forward, eps=eps), module)
         setattr(module, LEAN_FLAG, True)
         count += 1
     return count
@@ -54,8 +53,10 @@ def _epsilon(module: Any) -> float | None:
     return float(eps) if isinstance(eps, float | int) else None
 
 
-def _reproduces(module: Any, eps: float, torch: Any) -> bool:
+def _reproduces(module: Any, eps: float) -> bool:
     """Whether the fused kernel gives the module's output on a random input."""
+    import torch
+
     weight = module.weight
     tolerance = _PROBE_TOLERANCE.get(str(weight.dtype).removeprefix("torch."))
     if tolerance is None or weight.device.type == "meta":
@@ -72,11 +73,11 @@ def _reproduces(module: Any, eps: float, torch: Any) -> bool:
     return float((own - fused).abs().max()) <= tolerance * scale
 
 
-def _lean_forward(self: Any, hidden_states: Any) -> Any:
+def _lean_forward(self: Any, hidden_states: Any, eps: float) -> Any:
+    """The norm as the fused kernel, with the epsilon the probe was run with."""
     import torch
 
     if hidden_states.dtype != self.weight.dtype:
         # Mixed precision (a bf16 activation, a float32 weight): the module's own casts decide.
         return type(self).forward(self, hidden_states)
-    eps = float(getattr(self, "variance_epsilon", getattr(self, "eps", 1e-6)))
     return torch.nn.functional.rms_norm(hidden_states, (self.weight.numel(),), self.weight, eps)
