@@ -22,7 +22,7 @@ def enable_lean_kernels(model: Any) -> dict[str, int]:
         "packed_attention": int(enable_packed_attention(model)),
         # one saved activation less per MLP
         "swiglu": enable_lean_swiglu(model),
-        # torch's fused RMSNorm kernels
+        # torch's rms_norm in place of the model's own norm arithmetic
         "rms_norm": enable_lean_norms(model),
         # LoRA's scaling and sum inside its matmul
         "lora": enable_lean_lora(model),

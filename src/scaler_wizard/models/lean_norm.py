@@ -1,10 +1,10 @@
-"""RMSNorm layers run as torch's fused `rms_norm` kernel instead of six elementwise ops.
+"""RMSNorm layers run as torch's `rms_norm` instead of the model's six elementwise ops.
 
 A Llama-family RMSNorm as transformers writes it (`weight * x * rsqrt(mean(x²) + eps)`, computed
 in float32) runs as separate power, mean, add, rsqrt and two multiplications, each a pass over
 the activations, and as many again in backward. `torch.nn.functional.rms_norm` computes the same
-in one fused kernel each way: on one 1024-token row of SmolLM2-135M, forward + backward of a norm
-takes 5.9 instead of 7.7 ms on 2 CPU cores (61 norms a pass).
+with fewer passes (61 norms a pass for SmolLM2-135M; the whole step's gain is measured with the
+other lean kernels by `benchmarks/step_profile.py`).
 
 Norm classes differ between families (Gemma scales by `1 + weight`, some keep no weight), so a
 norm is switched only after a probe shows that the fused kernel gives the module's own output on
